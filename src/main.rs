@@ -1,0 +1,2 @@
+//! The `edigate` command line.
+fn main() {}
