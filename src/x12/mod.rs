@@ -1,1 +1,10 @@
-//! The pure X12 engine.
+//! The pure X12 engine: bytes in; segments, findings, verdicts and acknowledgments out.
+//!
+//! Nothing here does I/O beyond reading a `Read` source, spawns tasks, touches SQLite or logs:
+//! callers decide what to do with the findings.
+#![warn(missing_docs)]
+
+pub mod delimiters;
+pub mod isa;
+pub mod lexer;
+pub mod segment;
