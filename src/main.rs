@@ -1,2 +1,189 @@
-//! The `edigate` command line.
-fn main() {}
+//! The `edigate` command line: parse arguments, run a command, turn errors into one line and an
+//! exit code (0 all accepted, 1 something rejected, 2 usage or I/O error).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use edigate::x12::envelope::{EngineConfig, run};
+use edigate::x12::grammar::Grammars;
+use edigate::x12::policy::Policy;
+use edigate::x12::report::ReportVisitor;
+
+/// edigate: an on-premises EDI gateway.
+#[derive(Parser)]
+#[command(name = "edigate", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PolicyArg {
+    Strict,
+    Standard,
+    Lenient,
+}
+
+impl From<PolicyArg> for Policy {
+    fn from(p: PolicyArg) -> Policy {
+        match p {
+            PolicyArg::Strict => Policy::Strict,
+            PolicyArg::Standard => Policy::Standard,
+            PolicyArg::Lenient => Policy::Lenient,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate X12 files: a report per file with every finding, its location and code.
+    Validate {
+        /// Files to validate.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// Validation policy.
+        #[arg(long, value_enum, default_value = "standard")]
+        policy: PolicyArg,
+        /// Extra grammar directory (files there replace the built-in grammars of the same set and version).
+        #[arg(long)]
+        grammars: Option<PathBuf>,
+        /// Envelope checks only (no grammar validation).
+        #[arg(long)]
+        envelope_only: bool,
+    },
+    /// Print exactly the acknowledgment interchange(s) edigate would send for a file.
+    Ack {
+        /// The received file.
+        file: PathBuf,
+        /// 997 or 999.
+        #[arg(long, default_value = "997")]
+        kind: AckArg,
+        /// AK2 for every set, or only for sets with errors.
+        #[arg(long, value_enum, default_value = "all")]
+        ak2: Ak2Arg,
+        /// Validation policy.
+        #[arg(long, value_enum, default_value = "standard")]
+        policy: PolicyArg,
+        /// Extra grammar directory.
+        #[arg(long)]
+        grammars: Option<PathBuf>,
+        /// Timestamp for the acknowledgment envelope, `YYYYMMDDHHMM` (default: now, UTC).
+        #[arg(long)]
+        timestamp: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AckArg {
+    #[value(name = "997")]
+    A997,
+    #[value(name = "999")]
+    A999,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Ak2Arg {
+    All,
+    Errors,
+}
+
+fn ack(file: &PathBuf, kind: AckArg, ak2: Ak2Arg, policy: Policy, grammars: Option<&PathBuf>, timestamp: Option<&str>) -> Result<u8> {
+    use edigate::x12::ack::{AckBuilder, AckKind, AckOptions, Ak2For, MemoryCounters};
+    let grammars = load_grammars(grammars)?;
+    let config = EngineConfig::new(&grammars, policy);
+    let mut options = AckOptions {
+        kind: match kind {
+            AckArg::A997 => AckKind::Ack997,
+            AckArg::A999 => AckKind::Ack999,
+        },
+        ak2_for: match ak2 {
+            Ak2Arg::All => Ak2For::All,
+            Ak2Arg::Errors => Ak2For::Errors,
+        },
+        ..AckOptions::default()
+    };
+    if let Some(ts) = timestamp {
+        anyhow::ensure!(ts.len() == 12 && ts.bytes().all(|b| b.is_ascii_digit()), "--timestamp must be YYYYMMDDHHMM, got {ts:?}");
+        options.timestamp = (ts[..8].to_string(), ts[8..].to_string());
+    }
+    let mut counters = MemoryCounters::default();
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let mut builder = AckBuilder::new(options, &mut counters);
+    let summary = run(f, config, &mut builder).with_context(|| format!("cannot read {}", file.display()))?;
+    for doc in builder.finish() {
+        print!("{}", doc.text);
+    }
+    Ok(u8::from(summary.rejected))
+}
+
+fn load_grammars(dir: Option<&PathBuf>) -> Result<Grammars> {
+    let mut g = Grammars::embedded().map_err(|e| anyhow::anyhow!(join(&e)))?;
+    if let Some(dir) = dir {
+        g.load_dir(dir).map_err(|e| anyhow::anyhow!(join(&e)))?;
+    }
+    Ok(g)
+}
+
+fn join<E: std::fmt::Display>(errors: &[E]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+fn validate(files: &[PathBuf], format: Format, policy: Policy, grammars: Option<&PathBuf>, envelope_only: bool) -> Result<u8> {
+    let grammars = load_grammars(grammars)?;
+    let mut config = EngineConfig::new(&grammars, policy);
+    config.validate_grammar = !envelope_only;
+    let mut worst = 0;
+    for path in files {
+        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let mut visitor = ReportVisitor::default();
+        let summary = run(std::io::BufReader::with_capacity(0, file), config, &mut visitor)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let report = visitor.finish(&path.display().to_string(), summary);
+        if report.summary.rejected {
+            worst = 1;
+        }
+        match format {
+            Format::Text => print!("{}", report.to_text()),
+            Format::Json => println!("{}", serde_json::to_string(&report)?),
+        }
+    }
+    Ok(worst)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Validate { files, format, policy, grammars, envelope_only } => {
+            validate(&files, format, policy.into(), grammars.as_ref(), envelope_only)
+        }
+        Command::Ack { file, kind, ak2, policy, grammars, timestamp } => {
+            ack(&file, kind, ak2, policy.into(), grammars.as_ref(), timestamp.as_deref())
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("edigate: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -86,7 +86,7 @@ pub fn repetition_separator(
     component: u8,
     segment: &Terminator,
 ) -> (Option<u8>, bool) {
-    let version_ok = isa12.len() == 5 && isa12.iter().all(u8::is_ascii_digit) && isa12 >= b"00402";
+    let version_ok = isa12.len() == 5 && isa12.iter().all(u8::is_ascii_digit) && isa12 >= &b"00402"[..];
     if !version_ok {
         return (None, false);
     }

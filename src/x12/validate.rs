@@ -1,0 +1,555 @@
+//! Grammar validation of one transaction set, segment by segment, as it streams past.
+//!
+//! Invariants:
+//! - Placement is a walk over the grammar's loop tree with an explicit stack of open loops (depth
+//!   bounded by [`MAX_LOOP_DEPTH`](super::grammar::MAX_LOOP_DEPTH)): a segment is placed at the
+//!   first matching entry at or after the current position, searching the innermost open loop
+//!   first, then its parents (which closes the inner loops). A segment that cannot be placed is
+//!   reported and leaves the state unchanged, so one stray segment never derails the rest.
+//! - A loop's trigger segment, seen again, starts a new repetition of that loop (found from the
+//!   parent's entry).
+//! - Memory per set: the stack, the HL ids seen (bounded by the set), and at most
+//!   `MAX_FINDINGS` findings (a count of the rest is kept, and the verdict stays exact).
+
+use std::collections::HashMap;
+
+use super::finding::{Code, Finding, Location, bad_value};
+use super::grammar::{ElementDef, ElementType, Entry, Grammar, SegmentDef, Tag, tag_key};
+use super::policy::{Policy, Rule};
+use super::segment::{Segment, split_component};
+
+/// At most this many findings are kept per set; the rest are counted.
+pub const MAX_FINDINGS: usize = 500;
+
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    loop_index: usize,
+    pos: usize,
+    uses: u32,
+}
+
+/// Validates one transaction set against its grammar.
+pub struct SetValidator<'g> {
+    grammar: &'g Grammar,
+    policy: Policy,
+    stack: Vec<Frame>,
+    base: Location,
+    hl_levels: HashMap<Box<[u8]>, Box<[u8]>>,
+    structure_code: Option<String>,
+    counted: Vec<u64>,
+    claimed: Vec<Option<(u64, u32)>>,
+    hl_tag: Tag,
+}
+
+/// Where findings go: a capped list plus an exact error flag.
+#[derive(Debug, Default, Clone)]
+pub struct Findings {
+    /// Findings kept, in order.
+    pub list: Vec<Finding>,
+    /// Findings beyond the cap.
+    pub dropped: u64,
+    /// Whether any finding (kept or not) is an error.
+    pub has_error: bool,
+}
+
+impl Findings {
+    /// Records a finding.
+    pub fn push(&mut self, f: Finding) {
+        self.has_error |= f.is_error();
+        if self.list.len() < MAX_FINDINGS {
+            self.list.push(f);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
+    /// Whether nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty() && self.dropped == 0
+    }
+}
+
+impl<'g> SetValidator<'g> {
+    /// A validator for a set; `base` carries the envelope part of every location.
+    pub fn new(grammar: &'g Grammar, policy: Policy, base: Location) -> Self {
+        let mut stack = Vec::with_capacity(8);
+        stack.push(Frame { loop_index: 0, pos: 0, uses: 1 });
+        SetValidator {
+            grammar,
+            policy,
+            stack,
+            base,
+            hl_levels: HashMap::new(),
+            structure_code: None,
+            counted: vec![0; grammar.counts.len()],
+            claimed: vec![None; grammar.counts.len()],
+            hl_tag: tag_key(b"HL").unwrap_or(0),
+        }
+    }
+
+    fn loc(&self, seg: &Segment<'_>, position: u32) -> Location {
+        let mut loc = self.base.clone();
+        loc.offset = seg.offset;
+        loc.segment_position = Some(position);
+        loc.segment_id = Some(String::from_utf8_lossy(seg.tag()).into_owned());
+        loc.loop_id = self.current_loop();
+        loc
+    }
+
+    fn current_loop(&self) -> Option<String> {
+        let top = self.stack.last()?;
+        let id = &self.grammar.loops[top.loop_index].id;
+        (!id.is_empty()).then(|| id.clone())
+    }
+
+    fn find(&self, out: &mut Findings, rule: Rule, code: Option<Code>, loc: Location, msg: String) {
+        out.push(Finding::new(self.policy, rule, code, loc, msg));
+    }
+
+    /// Validates the next segment (ST is position 1 and is only element-checked).
+    pub fn segment(&mut self, seg: &Segment<'_>, position: u32, out: &mut Findings) {
+        let Some(tag) = tag_key(seg.tag()) else {
+            let loc = self.loc(seg, position);
+            let shown = bad_value(seg.tag());
+            self.find(out, Rule::SegmentPlacement, Some(Code::segment("1")), loc, format!("{shown:?} is not a segment tag"));
+            return;
+        };
+        if position > 1 && !self.place(tag, seg, position, out) {
+            let loc = self.loc(seg, position);
+            let name = String::from_utf8_lossy(seg.tag());
+            if self.grammar.in_structure.contains(&tag) {
+                self.find(out, Rule::SegmentPlacement, Some(Code::segment("7")), loc, format!("segment {name} is not in its proper sequence here"));
+            } else {
+                self.find(
+                    out,
+                    Rule::SegmentPlacement,
+                    Some(Code::segment("6")),
+                    loc,
+                    format!("segment {name} is not defined for transaction set {} in {}", self.grammar.set, self.grammar.version),
+                );
+                return;
+            }
+        }
+        if let Some(def) = self.grammar.segment(tag) {
+            self.check_elements(def, seg, position, out);
+        }
+        if tag == self.hl_tag && self.grammar.hierarchy.is_some() {
+            self.check_hl(seg, position, out);
+        }
+        if let Some(h) = &self.grammar.hierarchy
+            && h.segment == tag
+        {
+            let v = seg.element(h.element);
+            if !v.is_empty() {
+                self.structure_code = Some(String::from_utf8_lossy(v).into_owned());
+            }
+        }
+        for (i, rule) in self.grammar.counts.iter().enumerate() {
+            if rule.counted == tag {
+                self.counted[i] += 1;
+            }
+            if rule.segment == tag
+                && let Ok(n) = std::str::from_utf8(seg.element(rule.element)).unwrap_or("").trim().parse::<u64>()
+            {
+                self.claimed[i] = Some((n, position));
+            }
+        }
+    }
+
+    /// Checks what can only be checked at the end of the set (content counts).
+    pub fn finish(&mut self, se_offset: u64, out: &mut Findings) {
+        for (i, rule) in self.grammar.counts.iter().enumerate() {
+            if let Some((claimed, position)) = self.claimed[i]
+                && claimed != self.counted[i]
+            {
+                let mut loc = self.base.clone();
+                loc.offset = se_offset;
+                loc.segment_position = Some(position);
+                loc.element_ref = None;
+                self.find(
+                    out,
+                    Rule::ContentCount,
+                    None,
+                    loc,
+                    format!("{} counts {claimed}, but the set has {} of the segments it counts", rule.name, self.counted[i]),
+                );
+            }
+        }
+    }
+
+    fn place(&mut self, tag: Tag, seg: &Segment<'_>, position: u32, out: &mut Findings) -> bool {
+        let g = self.grammar;
+        for depth in (0..self.stack.len()).rev() {
+            let f = self.stack[depth];
+            let entries = &g.loops[f.loop_index].entries;
+            for (i, entry) in entries.iter().enumerate().skip(f.pos) {
+                if depth > 0 && i == 0 {
+                    continue;
+                }
+                let (matches, limit, is_loop) = match entry {
+                    Entry::Segment { tag: t, max, .. } => (*t == tag, *max, None),
+                    Entry::Loop { trigger, repeat, index, .. } => (*trigger == tag, *repeat, Some(*index)),
+                };
+                if !matches {
+                    continue;
+                }
+                self.close_above(depth, seg, position, out);
+                let frame = &mut self.stack[depth];
+                if i == frame.pos {
+                    frame.uses += 1;
+                    if frame.uses > limit {
+                        let uses = frame.uses;
+                        let loc = self.loc(seg, position);
+                        let name = String::from_utf8_lossy(seg.tag());
+                        let (code, what) = if is_loop.is_some() { ("4", "loop") } else { ("5", "segment") };
+                        self.find(out, Rule::MaxUse, Some(Code::segment(code)), loc, format!("{what} {name} occurs {uses} times; at most {limit} allowed"));
+                    }
+                } else {
+                    let from = frame.pos;
+                    frame.pos = i;
+                    frame.uses = 1;
+                    self.missing_between(depth, from + 1, i, seg, position, out);
+                }
+                if let Some(index) = is_loop {
+                    self.stack.push(Frame { loop_index: index, pos: 0, uses: 1 });
+                }
+                return true;
+            }
+        }
+        false
+    }
+
+    fn close_above(&mut self, depth: usize, seg: &Segment<'_>, position: u32, out: &mut Findings) {
+        while self.stack.len() > depth + 1 {
+            let f = self.stack[self.stack.len() - 1];
+            let len = self.grammar.loops[f.loop_index].entries.len();
+            self.missing_between(self.stack.len() - 1, f.pos + 1, len, seg, position, out);
+            self.stack.pop();
+        }
+    }
+
+    fn missing_between(&self, depth: usize, from: usize, to: usize, seg: &Segment<'_>, position: u32, out: &mut Findings) {
+        let f = self.stack[depth];
+        let g = self.grammar;
+        for entry in g.loops[f.loop_index].entries.get(from..to).unwrap_or(&[]) {
+            let (required, tag) = match entry {
+                Entry::Segment { required, tag, .. } => (*required, *tag),
+                Entry::Loop { required, trigger, .. } => (*required, *trigger),
+            };
+            if required {
+                let name = tag_name(tag);
+                let mut loc = self.loc(seg, position);
+                loc.segment_id = Some(name.clone());
+                let lid = &g.loops[f.loop_index].id;
+                loc.loop_id = (!lid.is_empty()).then(|| lid.clone());
+                self.find(out, Rule::MandatorySegment, Some(Code::segment("3")), loc, format!("mandatory segment {name} is missing"));
+            }
+        }
+    }
+
+    fn check_elements(&self, def: &SegmentDef, seg: &Segment<'_>, position: u32, out: &mut Findings) {
+        let count = seg.element_count();
+        let last = (1..=count).rev().find(|&i| !is_blank(seg.element(i))).unwrap_or(0);
+        if count > last {
+            let loc = self.loc(seg, position);
+            self.find(out, Rule::TrailingEmpty, None, loc, format!("segment ends with {} empty element(s)", count - last));
+        }
+        if last > def.elements.len() {
+            let mut loc = self.loc(seg, position);
+            loc.element = Some(def.elements.len() as u16 + 1);
+            loc.bad_value = Some(bad_value(seg.element(def.elements.len() + 1)));
+            self.find(
+                out,
+                Rule::TooManyElements,
+                Some(Code::element("3")),
+                loc,
+                format!("segment has {last} elements; {} are defined (a delimiter inside data?)", def.elements.len()),
+            );
+        }
+        for (i, ed) in def.elements.iter().enumerate() {
+            let n = i + 1;
+            let value = seg.element(n);
+            if is_blank(value) {
+                if ed.mandatory {
+                    self.element_finding(seg, position, n, None, ed, Rule::MandatoryElement, "1", value, "mandatory element is missing".into(), out);
+                }
+                continue;
+            }
+            match (ed.kind, seg.delimiters.repetition) {
+                (ElementType::Composite, _) => self.check_composite(seg, position, n, ed, value, out),
+                (_, Some(rep)) if memchr::memchr(rep, value).is_some() => {
+                    for piece in value.split(|b| *b == rep) {
+                        if !is_blank(piece) {
+                            self.check_value(seg, position, n, None, ed, piece, out);
+                        }
+                    }
+                }
+                _ => self.check_value(seg, position, n, None, ed, value, out),
+            }
+        }
+        for note in &def.syntax {
+            let present: Vec<bool> = note.positions.iter().map(|&p| !is_blank(seg.element(p))).collect();
+            let first = present[0];
+            let n_present = present.iter().filter(|p| **p).count();
+            let violation = match note.kind {
+                b'P' => n_present > 0 && n_present < present.len(),
+                b'R' => n_present == 0,
+                b'E' => n_present > 1,
+                b'C' => first && present[1..].iter().any(|p| !p),
+                b'L' => first && !present[1..].iter().any(|p| *p),
+                _ => false,
+            };
+            if violation {
+                let code = if note.kind == b'E' { "10" } else { "2" };
+                let at = match note.kind {
+                    b'E' => note.positions.iter().zip(&present).filter(|(_, p)| **p).nth(1).map(|(p, _)| *p),
+                    _ => note.positions.iter().zip(&present).find(|(_, p)| !**p).map(|(p, _)| *p),
+                }
+                .unwrap_or(note.positions[0]);
+                let ed = &def.elements[at - 1];
+                let what = match note.kind {
+                    b'P' => "all or none of these elements must be present",
+                    b'R' => "at least one of these elements is required",
+                    b'E' => "only one of these elements may be present",
+                    b'C' => "when the first is present, all of the others are required",
+                    _ => "when the first is present, at least one of the others is required",
+                };
+                self.element_finding(seg, position, at, None, ed, Rule::SyntaxNote, code, seg.element(at), format!("syntax note {}: {what}", note.text), out);
+            }
+        }
+    }
+
+    fn check_composite(&self, seg: &Segment<'_>, position: u32, n: usize, ed: &ElementDef, value: &[u8], out: &mut Findings) {
+        let sep = seg.delimiters.component;
+        let parts = value.split(|b| *b == sep).count();
+        let last = (1..=parts).rev().find(|&c| !is_blank(split_component(value, sep, c))).unwrap_or(0);
+        if last > ed.components.len() {
+            self.element_finding(seg, position, n, Some(last), ed, Rule::TooManyElements, "13", value, format!("composite has {last} components; {} are defined", ed.components.len()), out);
+        }
+        for (c, cd) in ed.components.iter().enumerate() {
+            let v = split_component(value, sep, c + 1);
+            if is_blank(v) {
+                if cd.mandatory {
+                    self.element_finding(seg, position, n, Some(c + 1), cd, Rule::MandatoryElement, "1", v, "mandatory component is missing".into(), out);
+                }
+            } else {
+                self.check_value(seg, position, n, Some(c + 1), cd, v, out);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_value(&self, seg: &Segment<'_>, position: u32, n: usize, comp: Option<usize>, ed: &ElementDef, v: &[u8], out: &mut Findings) {
+        if v.iter().any(|b| *b < 0x20 || *b == 0x7F) {
+            self.element_finding(seg, position, n, comp, ed, Rule::InvalidCharacter, "6", v, "element contains control characters".into(), out);
+            return;
+        }
+        let len = match ed.kind {
+            ElementType::N(_) => {
+                let digits = v.strip_prefix(b"-").unwrap_or(v);
+                if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                    self.element_finding(seg, position, n, comp, ed, Rule::InvalidCharacter, "6", v, "numeric element holds non-digits".into(), out);
+                    return;
+                }
+                digits.len()
+            }
+            ElementType::R => match decimal_len(v) {
+                Some(l) => l,
+                None => {
+                    self.element_finding(seg, position, n, comp, ed, Rule::InvalidCharacter, "6", v, "decimal element is not a number".into(), out);
+                    return;
+                }
+            },
+            ElementType::Dt => {
+                if !valid_date(v) {
+                    self.element_finding(seg, position, n, comp, ed, Rule::InvalidDate, "8", v, "not a valid date".into(), out);
+                    return;
+                }
+                v.len()
+            }
+            ElementType::Tm => {
+                if !valid_time(v) {
+                    self.element_finding(seg, position, n, comp, ed, Rule::InvalidTime, "9", v, "not a valid time".into(), out);
+                    return;
+                }
+                v.len()
+            }
+            ElementType::Id => {
+                if let Some(ci) = ed.codes {
+                    let list = &self.grammar.codes[ci];
+                    let trimmed = trim_spaces(v);
+                    if list.complete && !list.contains(trimmed) {
+                        let rule = if ed.key { Rule::InvalidKeyCode } else { Rule::InvalidCode };
+                        self.element_finding(seg, position, n, comp, ed, rule, "7", v, format!("code {:?} is not in list {}", bad_value(v), list.name), out);
+                        return;
+                    }
+                }
+                v.len()
+            }
+            ElementType::An | ElementType::Composite => {
+                if v.is_ascii() { v.len() } else { String::from_utf8_lossy(v).chars().count() }
+            }
+        };
+        if len < ed.min as usize {
+            self.element_finding(seg, position, n, comp, ed, Rule::ElementLength, "4", v, format!("{len} characters; at least {} required", ed.min), out);
+        } else if len > ed.max as usize {
+            self.element_finding(seg, position, n, comp, ed, Rule::ElementLength, "5", v, format!("{len} characters; at most {} allowed", ed.max), out);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn element_finding(
+        &self,
+        seg: &Segment<'_>,
+        position: u32,
+        n: usize,
+        comp: Option<usize>,
+        ed: &ElementDef,
+        rule: Rule,
+        code: &'static str,
+        value: &[u8],
+        msg: String,
+        out: &mut Findings,
+    ) {
+        let mut loc = self.loc(seg, position);
+        loc.element = Some(n as u16);
+        loc.component = comp.map(|c| c as u16);
+        loc.element_ref = Some(ed.reference.clone());
+        if !value.is_empty() {
+            loc.bad_value = Some(bad_value(value));
+        }
+        self.find(out, rule, Some(Code::element(code)), loc, msg);
+    }
+
+    fn check_hl(&mut self, seg: &Segment<'_>, position: u32, out: &mut Findings) {
+        let id = trim_spaces(seg.element(1));
+        let parent = trim_spaces(seg.element(2));
+        let level = trim_spaces(seg.element(3));
+        let hl_finding = |this: &Self, out: &mut Findings, rule: Rule, n: usize, msg: String| {
+            let mut loc = this.loc(seg, position);
+            loc.element = Some(n as u16);
+            loc.element_ref = Some(["628", "734", "735"][n - 1].to_string());
+            loc.bad_value = Some(bad_value(seg.element(n)));
+            this.find(out, rule, Some(Code::element("7")), loc, msg);
+        };
+        if id.is_empty() {
+            return;
+        }
+        if self.hl_levels.contains_key(id) {
+            hl_finding(self, out, Rule::HierarchyParent, 1, format!("HL01 {} is used twice", bad_value(id)));
+        }
+        let parent_level = if parent.is_empty() {
+            None
+        } else {
+            match self.hl_levels.get(parent) {
+                Some(l) => Some(l.clone()),
+                None => {
+                    hl_finding(self, out, Rule::HierarchyParent, 2, format!("HL02 {} names no HL seen before", bad_value(parent)));
+                    None
+                }
+            }
+        };
+        if let (Some(h), Some(code)) = (&self.grammar.hierarchy, &self.structure_code)
+            && let Some((root, pairs)) = h.structures.get(code)
+            && !level.is_empty()
+        {
+            let level_s = String::from_utf8_lossy(level);
+            match (&parent_level, parent.is_empty()) {
+                (None, true) if level_s != *root => hl_finding(
+                    self,
+                    out,
+                    Rule::HierarchyLevel,
+                    3,
+                    format!("top level is {level_s}; structure {code} starts with {root}"),
+                ),
+                (Some(pl), _) => {
+                    let pl = String::from_utf8_lossy(pl);
+                    if !pairs.iter().any(|(a, b)| *a == pl && *b == level_s) {
+                        hl_finding(self, out, Rule::HierarchyLevel, 3, format!("level {level_s} under {pl} does not fit structure {code}"));
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.hl_levels.insert(id.into(), level.into());
+    }
+}
+
+fn tag_name(tag: Tag) -> String {
+    let bytes = tag.to_be_bytes();
+    String::from_utf8_lossy(&bytes).trim_start_matches('\0').to_string()
+}
+
+fn is_blank(v: &[u8]) -> bool {
+    v.iter().all(|b| *b == b' ')
+}
+
+fn trim_spaces(v: &[u8]) -> &[u8] {
+    let start = v.iter().position(|b| *b != b' ').unwrap_or(v.len());
+    let end = v.iter().rposition(|b| *b != b' ').map_or(start, |e| e + 1);
+    &v[start..end]
+}
+
+/// Length of an X12 R value (sign and point not counted), or `None` when it is not a number.
+pub fn decimal_len(v: &[u8]) -> Option<usize> {
+    let body = v.strip_prefix(b"-").unwrap_or(v);
+    let mut digits = 0;
+    let mut points = 0;
+    for b in body {
+        match b {
+            b'0'..=b'9' => digits += 1,
+            b'.' => points += 1,
+            _ => return None,
+        }
+    }
+    (digits > 0 && points <= 1).then_some(digits)
+}
+
+/// Whether `v` is a valid `CCYYMMDD` (or `YYMMDD`) date.
+pub fn valid_date(v: &[u8]) -> bool {
+    if !v.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let num = |s: &[u8]| s.iter().fold(0u32, |a, b| a * 10 + u32::from(b - b'0'));
+    let (y, m, d) = match v.len() {
+        8 => (num(&v[0..4]) as i32, num(&v[4..6]), num(&v[6..8])),
+        6 => (super::isa::century(num(&v[0..2]) as i32), num(&v[2..4]), num(&v[4..6])),
+        _ => return false,
+    };
+    chrono::NaiveDate::from_ymd_opt(y, m, d).is_some()
+}
+
+/// Whether `v` is a valid `HHMM[SS[D[D]]]` time.
+pub fn valid_time(v: &[u8]) -> bool {
+    if !matches!(v.len(), 4 | 6 | 7 | 8) || !v.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let num = |s: &[u8]| s.iter().fold(0u32, |a, b| a * 10 + u32::from(b - b'0'));
+    num(&v[0..2]) < 24 && num(&v[2..4]) < 60 && (v.len() == 4 || num(&v[4..6]) < 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_and_times() {
+        assert!(valid_date(b"20240229"));
+        assert!(!valid_date(b"20230229"));
+        assert!(!valid_date(b"20240230"));
+        assert!(valid_date(b"260105"));
+        assert!(valid_time(b"2359"));
+        assert!(!valid_time(b"2400"));
+        assert!(!valid_time(b"235960"));
+        assert!(valid_time(b"23595999"));
+    }
+
+    #[test]
+    fn decimals() {
+        assert_eq!(decimal_len(b"-12.50"), Some(4));
+        assert_eq!(decimal_len(b".5"), Some(1));
+        assert_eq!(decimal_len(b"1.2.3"), None);
+        assert_eq!(decimal_len(b"1,000"), None);
+        assert_eq!(decimal_len(b"-"), None);
+    }
+}
