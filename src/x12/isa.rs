@@ -232,7 +232,7 @@ fn finish(input: &[u8], raw: Vec<&[u8]>, element: u8, term_at: usize, repaired: 
     let isa15 = trim(raw[14]);
     if isa15.len() != 1 {
         return IsaParse::Broken {
-            ta105: "022",
+            ta105: "027",
             message: "ISA15 is not one character: ISA16 is probably missing".into(),
             consumed: len,
         };

@@ -99,6 +99,7 @@ pub struct Tokenizer<R> {
     delims: Delimiters,
     seg_offset: u64,
     unterminated: bool,
+    lowercase: bool,
 }
 
 fn is_padding(b: u8) -> bool {
@@ -132,6 +133,7 @@ impl<R: Read> Tokenizer<R> {
             delims: Delimiters::standard(None),
             seg_offset: 0,
             unterminated: false,
+            lowercase: false,
         }
     }
 
@@ -220,7 +222,7 @@ impl<R: Read> Tokenizer<R> {
             Ready::Buffer(s, e) => &self.buf[s..e],
             Ready::Scratch => &self.scratch[..],
         };
-        let lowercase_tag = self.bounds.first().is_some_and(|&(s, e)| data[s as usize..e as usize].iter().any(u8::is_ascii_lowercase));
+        let lowercase_tag = self.lowercase;
         let segment = Segment {
             offset: self.seg_offset,
             data,
@@ -395,10 +397,10 @@ impl<R: Read> Tokenizer<R> {
         let ready = if wrapped {
             self.scratch.clear();
             self.scratch.extend(self.buf[start..seg_end].iter().copied().filter(|b| *b != b'\r' && *b != b'\n'));
-            split_elements(&mut self.scratch, d.element, &mut self.bounds);
+            self.lowercase = split_elements(&mut self.scratch, d.element, &mut self.bounds);
             Ready::Scratch
         } else {
-            split_elements(&mut self.buf[start..seg_end], d.element, &mut self.bounds);
+            self.lowercase = split_elements(&mut self.buf[start..seg_end], d.element, &mut self.bounds);
             Ready::Buffer(start, seg_end)
         };
         if self.current_tag(&ready) == b"IEA" {
@@ -482,8 +484,8 @@ fn find_terminator(hay: &[u8], t: &Terminator, eof: bool) -> Found {
     }
 }
 
-/// Records element boundaries and upper-cases a lower-case tag in place.
-fn split_elements(data: &mut [u8], element: u8, bounds: &mut Vec<(u32, u32)>) {
+/// Records element boundaries and upper-cases a lower-case tag in place; says whether it was.
+fn split_elements(data: &mut [u8], element: u8, bounds: &mut Vec<(u32, u32)>) -> bool {
     bounds.clear();
     let mut start = 0u32;
     for i in memchr::memchr_iter(element, data) {
@@ -492,7 +494,12 @@ fn split_elements(data: &mut [u8], element: u8, bounds: &mut Vec<(u32, u32)>) {
     }
     bounds.push((start, data.len() as u32));
     let (s, e) = bounds[0];
-    data[s as usize..e as usize].make_ascii_uppercase();
+    let tag = &mut data[s as usize..e as usize];
+    let lower = tag.iter().any(u8::is_ascii_lowercase);
+    if lower {
+        tag.make_ascii_uppercase();
+    }
+    lower
 }
 
 #[cfg(test)]
