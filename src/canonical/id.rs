@@ -1,0 +1,202 @@
+//! Record ids (contract 1.1): deterministic idempotency keys for X12 sets and flat-file records.
+//!
+//! Both ids are the first 32 lower-case hex characters of a SHA-256 over text parts joined by
+//! `0x1F`. The X12 content digest enters that join as 64 lower-case hex characters, so every part
+//! is text and a digest byte can never be mistaken for a separator.
+
+use sha2::{Digest, Sha256};
+
+/// Unit separator between id parts and between elements of a segment.
+const UNIT: u8 = 0x1F;
+/// Record separator between segments in the content digest.
+const RECORD: u8 = 0x1E;
+/// Stands for the component separator inside composite elements.
+const COMPONENT: u8 = 0x1D;
+/// Stands for the repetition separator inside repeated elements.
+const REPETITION: u8 = 0x1C;
+
+/// First 32 hex characters of SHA-256 over `parts` joined by `0x1F`.
+fn id_over(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            hasher.update([UNIT]);
+        }
+        hasher.update(part);
+    }
+    let mut hex = hex::encode(hasher.finalize());
+    hex.truncate(32);
+    hex
+}
+
+/// The id of the `ordinal`-th (1-based) record of a flat file.
+pub fn flat_record_id(partner: &str, file_sha256_hex: &str, ordinal: u64) -> String {
+    let ordinal = ordinal.to_string();
+    id_over(&[
+        partner.as_bytes(),
+        file_sha256_hex.to_ascii_lowercase().as_bytes(),
+        ordinal.as_bytes(),
+    ])
+}
+
+/// The id of an X12 transaction set. `sender` and `receiver` are `ISA05:ISA06` and
+/// `ISA07:ISA08`, trimmed; `content_digest` comes from [`ContentDigest::finish`].
+pub fn x12_record_id(
+    partner: &str,
+    sender: &str,
+    receiver: &str,
+    isa13: &str,
+    gs06: &str,
+    st02: &str,
+    content_digest: &[u8; 32],
+) -> String {
+    let digest_hex = hex::encode(content_digest);
+    id_over(&[
+        partner.as_bytes(),
+        sender.as_bytes(),
+        receiver.as_bytes(),
+        isa13.as_bytes(),
+        gs06.as_bytes(),
+        st02.as_bytes(),
+        digest_hex.as_bytes(),
+    ])
+}
+
+/// Incremental digest of a transaction set's content (ST through SE), independent of the
+/// delimiters, line breaks and padding the partner used.
+///
+/// Feed each segment's elements (segment id first) as the tokenizer produced them, without
+/// terminators or line breaks. Composite and repeated elements must not carry the partner's
+/// separators: use [`ContentDigest::push_segment_mapped`], which maps them to fixed bytes.
+#[derive(Clone, Default)]
+pub struct ContentDigest {
+    hasher: Sha256,
+    segments: u64,
+}
+
+impl ContentDigest {
+    /// An empty digest.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds one segment: elements joined by `0x1F`, segments joined by `0x1E`.
+    pub fn push_segment(&mut self, elements: &[&[u8]]) {
+        self.start_segment();
+        for (i, element) in elements.iter().enumerate() {
+            if i > 0 {
+                self.hasher.update([UNIT]);
+            }
+            self.hasher.update(element);
+        }
+    }
+
+    /// Adds one segment whose elements still contain the partner's component separator (and
+    /// repetition separator, if any); those bytes are hashed as `0x1D` and `0x1C`.
+    pub fn push_segment_mapped(
+        &mut self,
+        elements: &[&[u8]],
+        component_separator: u8,
+        repetition_separator: Option<u8>,
+    ) {
+        self.start_segment();
+        let mut buf = Vec::new();
+        for (i, element) in elements.iter().enumerate() {
+            if i > 0 {
+                self.hasher.update([UNIT]);
+            }
+            buf.clear();
+            buf.extend(element.iter().map(|&b| {
+                if b == component_separator {
+                    COMPONENT
+                } else if Some(b) == repetition_separator {
+                    REPETITION
+                } else {
+                    b
+                }
+            }));
+            self.hasher.update(&buf);
+        }
+    }
+
+    fn start_segment(&mut self) {
+        if self.segments > 0 {
+            self.hasher.update([RECORD]);
+        }
+        self.segments += 1;
+    }
+
+    /// Number of segments pushed so far.
+    pub fn segments(&self) -> u64 {
+        self.segments
+    }
+
+    /// The SHA-256 of everything pushed.
+    pub fn finish(self) -> [u8; 32] {
+        self.hasher.finalize().into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sha_hex(bytes: &[u8]) -> String {
+        hex::encode(Sha256::digest(bytes))
+    }
+
+    #[test]
+    fn flat_id_is_first_32_hex_of_joined_parts() {
+        let file = "ab".repeat(32);
+        let want = sha_hex(format!("acme\x1f{file}\x1f7").as_bytes())[..32].to_string();
+        assert_eq!(flat_record_id("acme", &file, 7), want);
+        assert_eq!(flat_record_id("acme", &file.to_uppercase(), 7), want);
+        assert_ne!(flat_record_id("acme", &file, 8), want);
+        assert_eq!(want.len(), 32);
+        assert!(
+            want.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
+    }
+
+    #[test]
+    fn digest_joins_elements_and_segments() {
+        let mut d = ContentDigest::new();
+        d.push_segment(&[b"ST", b"856", b"0001"]);
+        d.push_segment(&[b"SE", b"2", b"0001"]);
+        assert_eq!(d.segments(), 2);
+        let want = Sha256::digest(b"ST\x1f856\x1f0001\x1eSE\x1f2\x1f0001");
+        assert_eq!(d.finish(), <[u8; 32]>::from(want));
+    }
+
+    #[test]
+    fn digest_ignores_the_partners_component_separator() {
+        let mut a = ContentDigest::new();
+        a.push_segment_mapped(&[b"SV1", b"HC:99213"], b':', None);
+        let mut b = ContentDigest::new();
+        b.push_segment_mapped(&[b"SV1", b"HC>99213"], b'>', None);
+        assert_eq!(a.finish(), b.finish());
+    }
+
+    #[test]
+    fn x12_id_depends_on_every_part() {
+        let mut d = ContentDigest::new();
+        d.push_segment(&[b"ST", b"214", b"0001"]);
+        let digest = d.finish();
+        let base = x12_record_id("acme", "ZZ:A", "ZZ:B", "000000905", "905", "0001", &digest);
+        let want_input = format!(
+            "acme\x1fZZ:A\x1fZZ:B\x1f000000905\x1f905\x1f0001\x1f{}",
+            hex::encode(digest)
+        );
+        assert_eq!(base, sha_hex(want_input.as_bytes())[..32]);
+        let variants = [
+            x12_record_id("acme2", "ZZ:A", "ZZ:B", "000000905", "905", "0001", &digest),
+            x12_record_id("acme", "ZZ:A", "ZZ:B", "000000906", "905", "0001", &digest),
+            x12_record_id("acme", "ZZ:A", "ZZ:B", "000000905", "905", "0002", &digest),
+            x12_record_id("acme", "ZZ:A", "ZZ:B", "000000905", "905", "0001", &[0; 32]),
+        ];
+        for v in variants {
+            assert_ne!(v, base);
+        }
+    }
+}
