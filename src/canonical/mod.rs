@@ -4,6 +4,7 @@
 
 pub mod decimal;
 pub mod id;
+pub mod map;
 pub mod record;
 
 pub use decimal::{Decimal, DecimalError, DecimalErrorReason, DecimalSyntax};
