@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use super::record::{Milestone, Payload, References};
 use crate::x12::envelope::{Group, Interchange, SetHeader};
+#[allow(unused_imports)]
 use crate::x12::segment::OwnedSegment;
 
 /// One override of the 214 milestone table (x12-reference §5.3).

@@ -100,7 +100,7 @@ pub fn parse_isa(input: &[u8], at_eof: bool) -> IsaParse {
         Err(nom::Err::Incomplete(_)) if !at_eof => return IsaParse::Incomplete,
         Err(_) => {
             return IsaParse::Broken {
-                ta105: "022",
+                ta105: "023",
                 message: "the file ends inside the ISA header".into(),
                 consumed: input.len().max(3),
             };
@@ -158,8 +158,10 @@ fn fallback(input: &[u8], element: u8, at_eof: bool) -> IsaParse {
             }
             None if !at_eof && input.len() < MAX_FALLBACK_LEN => return IsaParse::Incomplete,
             None => {
+                // Running out of input inside the header is a premature end of file (023).
+                let ta105 = if input.len() < MAX_FALLBACK_LEN { "023" } else { "022" };
                 return IsaParse::Broken {
-                    ta105: "022",
+                    ta105,
                     message: format!(
                         "ISA header has {} of its 16 elements; the interchange cannot be read",
                         fields.len() + 1
@@ -199,7 +201,7 @@ fn finish(input: &[u8], raw: Vec<&[u8]>, element: u8, term_at: usize, repaired: 
             return IsaParse::Incomplete;
         }
         return IsaParse::Broken {
-            ta105: "004",
+            ta105: "023",
             message: "the file ends before the ISA segment terminator".into(),
             consumed: input.len(),
         };
