@@ -646,12 +646,12 @@ pub struct FlatLayout {
 
 /// One problem in a layout; validation reports all of them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("flat layout {layout:?}{}: {message}", where_.as_deref().map(|w| format!(", {w}")).unwrap_or_default())]
+#[error("flat layout {layout:?}{}: {message}", location.as_deref().map(|w| format!(", {w}")).unwrap_or_default())]
 pub struct LayoutProblem {
     /// The layout's name.
     pub layout: String,
     /// Which part: `columns[3] (target "line.quantity")`, `group_by`, `csv`, ...
-    pub where_: Option<String>,
+    pub location: Option<String>,
     /// What is wrong.
     pub message: String,
 }
@@ -681,9 +681,9 @@ impl FlatLayout {
         let mut seen = HashSet::new();
         let mut columns = Vec::new();
         for (i, column) in config.columns.iter().enumerate() {
-            let where_ = format!("columns[{}] (target {:?})", i + 1, column.target);
+            let location = format!("columns[{}] (target {:?})", i + 1, column.target);
             if !seen.insert(column.target.as_str()) {
-                problems.add(Some(where_.clone()), "the target is mapped twice".into());
+                problems.add(Some(location.clone()), "the target is mapped twice".into());
             }
             let source = check_source(
                 &SourceConfig {
@@ -714,7 +714,7 @@ impl FlatLayout {
                         .into_iter()
                         .flatten()
                     {
-                        problems.add(Some(where_.clone()), message);
+                        problems.add(Some(location.clone()), message);
                     }
                 }
             }
@@ -749,10 +749,10 @@ struct Problems {
 }
 
 impl Problems {
-    fn add(&mut self, where_: Option<String>, message: String) {
+    fn add(&mut self, location: Option<String>, message: String) {
         self.list.push(LayoutProblem {
             layout: self.layout.clone(),
-            where_,
+            location,
             message,
         });
     }

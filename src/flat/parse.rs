@@ -583,6 +583,49 @@ mod tests {
         assert_eq!(out.errors[0].column, Some(6));
     }
 
+    /// Hands out one byte per read, to prove parsing does not depend on chunk boundaries.
+    struct OneByte<'a>(&'a [u8]);
+
+    impl Read for OneByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            match (self.0.split_first(), buf.first_mut()) {
+                (Some((byte, rest)), Some(slot)) => {
+                    *slot = *byte;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn tiny_chunks_parse_like_a_whole_buffer() {
+        let cases = [
+            (
+                STATUS_CSV_LAYOUT,
+                "PRO,Status,Date,Time,Weight,City\r\nP1,AF,01/05/2026,1430,1,\"A, \"\"B\"\"\"\r\nP2,X,bad,1430,1,C\n",
+            ),
+            (
+                FIXED_LAYOUT,
+                "HHEADER\r\nDSO0001WIDGET-A    0001250EA\r\nDSO0001GADGET      00000X5CA\nDSO0002WIDGET-A    1234567EA",
+            ),
+        ];
+        for (layout_text, input) in cases {
+            let layout = layout(layout_text);
+            let whole = parse(&layout, input);
+            let chunked =
+                parse_flat_all(&layout, OneByte(input.as_bytes()), &source(), &NoMilestones)
+                    .unwrap();
+            let as_json = |out: &FlatOutput| {
+                let records: Vec<String> = out.records.iter().map(json).collect();
+                (records, out.errors.clone(), out.summary)
+            };
+            assert_eq!(as_json(&whole), as_json(&chunked));
+            assert!(!whole.records.is_empty() && !whole.errors.is_empty());
+        }
+    }
+
     #[test]
     fn references_extra_feed_references() {
         let layout = layout(
