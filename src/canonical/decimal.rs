@@ -170,7 +170,7 @@ fn parse_parts<'a>(text: &'a str, syntax: &DecimalSyntax) -> Result<Parts<'a>, D
     if int.is_empty() && frac.is_empty() {
         return Err(DecimalErrorReason::NoDigits);
     }
-    if int.len() + frac.len() > MAX_DIGITS {
+    if int.len() + frac.len() > MAX_DIGITS || usize::from(syntax.implied_decimals) >= MAX_DIGITS {
         return Err(DecimalErrorReason::TooLong);
     }
     Ok(Parts {

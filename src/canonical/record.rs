@@ -1068,6 +1068,30 @@ impl Milestone {
     }
 }
 
+/// Resolves an AT701 status code (and AT702 reason, when sent) to a milestone. The X12 engine
+/// plugs in the default table of x12-reference 5.2 plus partner overrides; [`NoMilestones`]
+/// maps everything to `unmapped`. Any `Fn(&str, Option<&str>) -> Milestone` is a lookup.
+pub trait MilestoneLookup {
+    /// The milestone for a status code and optional reason code.
+    fn milestone(&self, status_code: &str, reason_code: Option<&str>) -> Milestone;
+}
+
+/// A lookup that knows no codes: every event is `unmapped` (kept, never dropped).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoMilestones;
+
+impl MilestoneLookup for NoMilestones {
+    fn milestone(&self, _status_code: &str, _reason_code: Option<&str>) -> Milestone {
+        Milestone::Unmapped
+    }
+}
+
+impl<F: Fn(&str, Option<&str>) -> Milestone> MilestoneLookup for F {
+    fn milestone(&self, status_code: &str, reason_code: Option<&str>) -> Milestone {
+        self(status_code, reason_code)
+    }
+}
+
 /// A 214 carrier shipment status.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ShipmentStatus {
