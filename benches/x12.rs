@@ -1,1 +1,241 @@
-fn main() {}
+//! X12 engine benchmark: throughput (MB/s on one core) and peak memory (VmHWM) for
+//! a plain memchr split, the `edi` crate, edigate's tokenizer+envelope, and full validation,
+//! on generated 856 and 214 files.
+//!
+//! `cargo bench --bench x12` runs it on 100 MB files (`-- --size-mb 1024` for 1 GiB; the `edi`
+//! crate is skipped above 200 MB, it needs about 10x the file in memory). Each measurement runs in
+//! its own child process so that its peak RSS is its own. Under `cargo test` it does a 1 MB smoke run.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use edigate::x12::envelope::{EngineConfig, NoVisitor, run};
+use edigate::x12::grammar::Grammars;
+use edigate::x12::policy::Policy;
+use edigate::x12::report::ReportVisitor;
+
+fn isa(control: u64) -> String {
+    format!(
+        "ISA*00*          *00*          *ZZ*BENCH3PL       *ZZ*BENCHRETAIL    *260105*1430*U*00401*{control:09}*0*P*>~\n"
+    )
+}
+
+/// Writes a file of about `size` bytes of 856s (S > O > P > I, 40 items a set) or 214s.
+fn generate(path: &Path, kind: &str, size: u64) -> std::io::Result<()> {
+    let mut w = BufWriter::new(File::create(path)?);
+    let mut written = 0u64;
+    let mut ic = 0u64;
+    while written < size {
+        ic += 1;
+        let mut text = isa(ic);
+        let (gs01, set) = if kind == "856" {
+            ("SH", "856")
+        } else {
+            ("QM", "214")
+        };
+        text.push_str(&format!(
+            "GS*{gs01}*BENCH3PL*BENCHRETAIL*20260105*1430*{ic}*X*004010~\n"
+        ));
+        let sets = 200;
+        for n in 1..=sets {
+            let ctl = format!("{n:04}");
+            let mut body = Vec::new();
+            if kind == "856" {
+                body.push(format!("BSN*00*ASN{ic}{n}*20260105*1430*0001"));
+                body.push("DTM*011*20260105*1430".into());
+                body.push("HL*1**S*1".into());
+                body.push("TD1*CTN25*40****G*812.5*LB".into());
+                body.push("TD5**2*QXRL*M*QUICK EXPRESS".into());
+                body.push("REF*BM*BOL778812".into());
+                body.push("N1*ST*RIVERBEND DISTRIBUTION*92*0042".into());
+                body.push("HL*2*1*O*1".into());
+                body.push(format!("PRF*PO{ic}{n}***20260101"));
+                let mut id = 2;
+                for p in 0..8 {
+                    id += 1;
+                    let pack = id;
+                    body.push(format!("HL*{pack}*2*P*1"));
+                    body.push(format!("MAN*GM*00100012340000{p:04}"));
+                    for i in 0..5 {
+                        id += 1;
+                        body.push(format!("HL*{id}*{pack}*I*0"));
+                        body.push(format!("LIN**UP*01234567890{i}*VN*VND-{p}-{i}"));
+                        body.push("SN1**12*EA**12*EA".into());
+                        body.push("PID*F****CERAMIC MUG 12OZ".into());
+                    }
+                }
+                body.push(format!("CTT*{id}"));
+            } else {
+                body.push(format!("B10*PRO{ic}{n}*SHIP{n}*QXRL"));
+                body.push("L11*BOL778812*BM".into());
+                body.push("N1*SH*GRANITE BAY 3PL".into());
+                body.push("N1*CN*RIVERBEND DISTRIBUTION".into());
+                for (i, code) in ["AF", "X6", "X6", "D1"].iter().enumerate() {
+                    body.push(format!("LX*{}", i + 1));
+                    body.push(format!("AT7*{code}*NS***2026010{}*1430*ET", i + 1));
+                    body.push("MS1*COLUMBUS*OH*US".into());
+                    body.push("MS2*QXRL*TRL5521".into());
+                    body.push("AT8*G*L*812.5*40".into());
+                }
+            }
+            text.push_str(&format!("ST*{set}*{ctl}~\n"));
+            for s in &body {
+                text.push_str(s);
+                text.push_str("~\n");
+            }
+            text.push_str(&format!("SE*{}*{ctl}~\n", body.len() + 2));
+        }
+        text.push_str(&format!("GE*{sets}*{ic}~\nIEA*1*{ic:09}~\n"));
+        written += text.len() as u64;
+        w.write_all(text.as_bytes())?;
+    }
+    w.flush()
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// One measurement, run in this (child) process; prints `bytes seconds peak_kib`.
+fn measure(mode: &str, path: &Path) {
+    let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let grammars = Grammars::embedded().expect("built-in grammars");
+    let start = Instant::now();
+    let mut sink = 0u64;
+    match mode {
+        "memchr" => {
+            // The plain baseline: split segments on `~` and elements on `*`, nothing else.
+            let mut f = File::open(path).expect("bench file");
+            let mut buf = vec![0u8; 1 << 20];
+            let mut carry = Vec::new();
+            loop {
+                let n = f.read(&mut buf).expect("read");
+                if n == 0 {
+                    break;
+                }
+                carry.extend_from_slice(&buf[..n]);
+                let mut last = 0;
+                for end in memchr::memchr_iter(b'~', &carry) {
+                    sink += memchr::memchr_iter(b'*', &carry[last..end]).count() as u64 + 1;
+                    last = end + 1;
+                }
+                carry.drain(..last);
+            }
+        }
+        "edi" => {
+            let text = std::fs::read_to_string(path).expect("bench file");
+            let doc = edi::parse(&text).expect("edi parses the generated file");
+            sink = doc.interchanges.len() as u64;
+        }
+        "envelope" => {
+            let mut config = EngineConfig::new(&grammars, Policy::Standard);
+            config.validate_grammar = false;
+            let s = run(
+                File::open(path).expect("bench file"),
+                config,
+                &mut NoVisitor,
+            )
+            .expect("read");
+            assert!(!s.rejected, "the generated file must pass envelope checks");
+            sink = s.sets;
+        }
+        "validate" => {
+            let mut v = ReportVisitor::default();
+            let s = run(
+                File::open(path).expect("bench file"),
+                EngineConfig::new(&grammars, Policy::Standard),
+                &mut v,
+            )
+            .expect("read");
+            let report = v.finish("bench", s);
+            assert!(
+                !report.summary.rejected,
+                "the generated file must validate: {}",
+                report
+                    .to_text()
+                    .lines()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            sink = report.summary.sets;
+        }
+        other => panic!("unknown mode {other}"),
+    }
+    let secs = start.elapsed().as_secs_f64();
+    std::hint::black_box(sink);
+    println!("{bytes} {secs} {}", peak_rss_kib());
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--measure") {
+        measure(&args[i + 1], Path::new(&args[i + 2]));
+        return;
+    }
+    let benching = args.iter().any(|a| a == "--bench");
+    let size_mb: u64 = args
+        .iter()
+        .position(|a| a == "--size-mb")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+        .unwrap_or(if benching { 100 } else { 1 });
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-data");
+    std::fs::create_dir_all(&dir).expect("bench data dir");
+    println!(
+        "edigate X12 benchmark, {size_mb} MB files (one core per measurement, each in its own process)"
+    );
+    println!(
+        "{:<6} {:<28} {:>10} {:>12}",
+        "set", "mode", "MB/s", "peak RSS"
+    );
+    for kind in ["856", "214"] {
+        let path = dir.join(format!("{kind}-{size_mb}mb.edi"));
+        if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < size_mb << 20 {
+            generate(&path, kind, size_mb << 20).expect("generate bench file");
+        }
+        let modes: &[&str] = if size_mb <= 200 {
+            &["memchr", "edi", "envelope", "validate"]
+        } else {
+            &["memchr", "envelope", "validate"]
+        };
+        for mode in modes {
+            let exe = std::env::current_exe().expect("own path");
+            let out = Command::new(exe)
+                .arg("--measure")
+                .arg(mode)
+                .arg(&path)
+                .output()
+                .expect("child runs");
+            if !out.status.success() {
+                panic!("{mode} failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            let text = String::from_utf8_lossy(&out.stdout);
+            let v: Vec<f64> = text
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            let (bytes, secs, kib) = (v[0], v[1], v[2]);
+            let label = match *mode {
+                "memchr" => "memchr split (baseline)",
+                "edi" => "edi crate parse",
+                "envelope" => "edigate tokenize+envelope",
+                _ => "edigate validate (grammar)",
+            };
+            println!(
+                "{kind:<6} {label:<28} {:>10.0} {:>9.1} MiB",
+                bytes / secs / 1e6,
+                kib / 1024.0
+            );
+        }
+    }
+}

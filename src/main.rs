@@ -99,7 +99,14 @@ enum Ak2Arg {
     Errors,
 }
 
-fn ack(file: &PathBuf, kind: AckArg, ak2: Ak2Arg, policy: Policy, grammars: Option<&PathBuf>, timestamp: Option<&str>) -> Result<u8> {
+fn ack(
+    file: &PathBuf,
+    kind: AckArg,
+    ak2: Ak2Arg,
+    policy: Policy,
+    grammars: Option<&PathBuf>,
+    timestamp: Option<&str>,
+) -> Result<u8> {
     use edigate::x12::ack::{AckBuilder, AckKind, AckOptions, Ak2For, MemoryCounters};
     let grammars = load_grammars(grammars)?;
     let config = EngineConfig::new(&grammars, policy);
@@ -115,13 +122,17 @@ fn ack(file: &PathBuf, kind: AckArg, ak2: Ak2Arg, policy: Policy, grammars: Opti
         ..AckOptions::default()
     };
     if let Some(ts) = timestamp {
-        anyhow::ensure!(ts.len() == 12 && ts.bytes().all(|b| b.is_ascii_digit()), "--timestamp must be YYYYMMDDHHMM, got {ts:?}");
+        anyhow::ensure!(
+            ts.len() == 12 && ts.bytes().all(|b| b.is_ascii_digit()),
+            "--timestamp must be YYYYMMDDHHMM, got {ts:?}"
+        );
         options.timestamp = (ts[..8].to_string(), ts[8..].to_string());
     }
     let mut counters = MemoryCounters::default();
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let mut builder = AckBuilder::new(options, &mut counters);
-    let summary = run(f, config, &mut builder).with_context(|| format!("cannot read {}", file.display()))?;
+    let summary =
+        run(f, config, &mut builder).with_context(|| format!("cannot read {}", file.display()))?;
     for doc in builder.finish() {
         print!("{}", doc.text);
     }
@@ -137,19 +148,34 @@ fn load_grammars(dir: Option<&PathBuf>) -> Result<Grammars> {
 }
 
 fn join<E: std::fmt::Display>(errors: &[E]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
-fn validate(files: &[PathBuf], format: Format, policy: Policy, grammars: Option<&PathBuf>, envelope_only: bool) -> Result<u8> {
+fn validate(
+    files: &[PathBuf],
+    format: Format,
+    policy: Policy,
+    grammars: Option<&PathBuf>,
+    envelope_only: bool,
+) -> Result<u8> {
     let grammars = load_grammars(grammars)?;
     let mut config = EngineConfig::new(&grammars, policy);
     config.validate_grammar = !envelope_only;
     let mut worst = 0;
     for path in files {
-        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let mut visitor = ReportVisitor::default();
-        let summary = run(std::io::BufReader::with_capacity(0, file), config, &mut visitor)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let summary = run(
+            std::io::BufReader::with_capacity(0, file),
+            config,
+            &mut visitor,
+        )
+        .with_context(|| format!("cannot read {}", path.display()))?;
         let report = visitor.finish(&path.display().to_string(), summary);
         if report.summary.rejected {
             worst = 1;
@@ -172,12 +198,34 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Validate { files, format, policy, grammars, envelope_only } => {
-            validate(&files, format, policy.into(), grammars.as_ref(), envelope_only)
-        }
-        Command::Ack { file, kind, ak2, policy, grammars, timestamp } => {
-            ack(&file, kind, ak2, policy.into(), grammars.as_ref(), timestamp.as_deref())
-        }
+        Command::Validate {
+            files,
+            format,
+            policy,
+            grammars,
+            envelope_only,
+        } => validate(
+            &files,
+            format,
+            policy.into(),
+            grammars.as_ref(),
+            envelope_only,
+        ),
+        Command::Ack {
+            file,
+            kind,
+            ak2,
+            policy,
+            grammars,
+            timestamp,
+        } => ack(
+            &file,
+            kind,
+            ak2,
+            policy.into(),
+            grammars.as_ref(),
+            timestamp.as_deref(),
+        ),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,5 +1,6 @@
 //! edigate's integration tests: one binary, one module per area.
 
+mod fuzz_seeds;
 mod support;
 mod x12_corpus;
 mod x12_differential;
