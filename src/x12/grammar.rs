@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -236,6 +237,10 @@ pub struct LoopDef {
     pub id: String,
     /// Entries; for a real loop, the first is its trigger.
     pub entries: Vec<Entry>,
+    /// Tag (segment tag or loop trigger) → the entry positions it matches, ascending.
+    pub by_tag: FxHashMap<Tag, Vec<usize>>,
+    /// Positions of the required entries, ascending.
+    pub required: Vec<usize>,
 }
 
 /// A code list.
@@ -245,7 +250,7 @@ pub struct CodeList {
     pub name: String,
     /// The whole list for the version (values outside are invalid).
     pub complete: bool,
-    values: HashSet<Box<[u8]>>,
+    values: FxHashSet<Box<[u8]>>,
 }
 
 impl CodeList {
@@ -297,7 +302,7 @@ pub struct Grammar {
     /// Segment definitions.
     pub segments: Vec<SegmentDef>,
     /// Tag → segment definition.
-    pub by_tag: HashMap<Tag, usize>,
+    pub by_tag: FxHashMap<Tag, usize>,
     /// Tags that appear somewhere in the structure.
     pub in_structure: HashSet<Tag>,
     /// Code lists.
@@ -446,7 +451,8 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
         if list.values.is_empty() {
             ctx.err(at, format!("code list {name} is empty"));
         }
-        let values: HashSet<Box<[u8]>> = list.values.iter().map(|v| v.as_bytes().into()).collect();
+        let values: FxHashSet<Box<[u8]>> =
+            list.values.iter().map(|v| v.as_bytes().into()).collect();
         if values.len() != list.values.len() {
             ctx.err(at, format!("code list {name} has duplicate values"));
         }
@@ -459,7 +465,7 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
     }
     // Segments.
     let mut segments = Vec::new();
-    let mut by_tag = HashMap::new();
+    let mut by_tag = FxHashMap::default();
     let mut used_codes = HashSet::new();
     for (tag, seg) in &raw.segments {
         let at = seg.span().start;
@@ -505,11 +511,15 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
     let mut loops = vec![LoopDef {
         id: String::new(),
         entries: Vec::new(),
+        by_tag: FxHashMap::default(),
+        required: Vec::new(),
     }];
     for id in raw.loops.keys() {
         loops.push(LoopDef {
             id: id.clone(),
             entries: Vec::new(),
+            by_tag: FxHashMap::default(),
+            required: Vec::new(),
         });
     }
     let mut in_structure = HashSet::new();
@@ -610,6 +620,18 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
         for e in &mut l.entries {
             if let Entry::Loop { index, trigger, .. } = e {
                 *trigger = triggers[*index];
+            }
+        }
+        for (i, e) in l.entries.iter().enumerate() {
+            let (tag, required) = match e {
+                Entry::Segment { tag, required, .. } => (*tag, *required),
+                Entry::Loop {
+                    trigger, required, ..
+                } => (*trigger, *required),
+            };
+            l.by_tag.entry(tag).or_default().push(i);
+            if required {
+                l.required.push(i);
             }
         }
     }

@@ -393,6 +393,12 @@ impl<R: Read> Tokenizer<R> {
             self.inside = None;
             return Ok(Step::Again);
         }
+        if let Terminator::Byte(t) = d.segment
+            && let Some(step) = self.fast_segment(d.element, t)
+        {
+            return Ok(step);
+        }
+        let rest = &self.buf[self.pos..self.end];
         let found = find_terminator(rest, &d.segment, self.eof);
         let (seg_len, term_len, unterminated) = match found {
             Found::At(i, n) => (i, n, false),
@@ -444,6 +450,55 @@ impl<R: Read> Tokenizer<R> {
             self.close_after = true;
         }
         Ok(Step::Ready(ready))
+    }
+
+    /// The hot path for one-byte terminators: one memchr3 pass finds the element boundaries, the
+    /// terminator and any line break (a line break inside a segment sends it to the slow path).
+    fn fast_segment(&mut self, element: u8, term: u8) -> Option<Step<'static>> {
+        let start = self.pos;
+        let hay = &self.buf[start..self.end];
+        self.bounds.clear();
+        let mut el_start = 0u32;
+        let mut end = None;
+        // Segments are short: a plain byte loop beats setting up a vector search per segment.
+        for (i, &b) in hay.iter().enumerate() {
+            if b == term {
+                end = Some(i);
+                break;
+            } else if b == element {
+                self.bounds.push((el_start, i as u32));
+                el_start = i as u32 + 1;
+            } else if b == b'\n' {
+                return None; // wrapped line: the slow path removes the breaks
+            }
+        }
+        let seg_len = end?;
+        let mut trimmed = seg_len;
+        while trimmed > 0 && matches!(hay[trimmed - 1], b' ' | b'\t' | b'\r') {
+            trimmed -= 1;
+        }
+        if trimmed == 0 {
+            return None; // empty segment: the slow path reports it
+        }
+        self.bounds
+            .push((el_start.min(trimmed as u32), trimmed as u32));
+        if let Some(last) = self.bounds.last_mut() {
+            last.0 = last.0.min(last.1);
+        }
+        self.seg_offset = self.base + start as u64;
+        self.pos = start + seg_len + 1;
+        self.unterminated = false;
+        let (s, e) = self.bounds[0];
+        let tag = &mut self.buf[start + s as usize..start + e as usize];
+        self.lowercase = tag.iter().any(u8::is_ascii_lowercase);
+        if self.lowercase {
+            tag.make_ascii_uppercase();
+        }
+        if tag == b"IEA" {
+            self.close_after = true;
+        }
+        // Bounds are relative to the segment start; data ends at the trimmed end.
+        Some(Step::Ready(Ready::Buffer(start, start + trimmed)))
     }
 
     fn current_tag(&self, ready: &Ready) -> &[u8] {

@@ -11,7 +11,7 @@
 //! - Memory per set: the stack, the HL ids seen (bounded by the set), and at most
 //!   `MAX_FINDINGS` findings (a count of the rest is kept, and the verdict stays exact).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::finding::{Code, Finding, Location, bad_value};
 use super::grammar::{ElementDef, ElementType, Entry, Grammar, SegmentDef, Tag, tag_key};
@@ -34,7 +34,7 @@ pub struct SetValidator<'g> {
     policy: Policy,
     stack: Vec<Frame>,
     base: Location,
-    hl_levels: HashMap<Box<[u8]>, Box<[u8]>>,
+    hl_levels: FxHashMap<HlKey, [u8; 2]>,
     structure_code: Option<String>,
     counted: Vec<u64>,
     claimed: Vec<Option<(u64, u32)>>,
@@ -83,7 +83,7 @@ impl<'g> SetValidator<'g> {
             policy,
             stack,
             base,
-            hl_levels: HashMap::new(),
+            hl_levels: FxHashMap::default(),
             structure_code: None,
             counted: vec![0; grammar.counts.len()],
             claimed: vec![None; grammar.counts.len()],
@@ -124,7 +124,8 @@ impl<'g> SetValidator<'g> {
             );
             return;
         };
-        if position > 1 && !self.place(tag, seg, position, out) {
+        let mut placed_def = None;
+        if position > 1 && !self.place(tag, seg, position, out, &mut placed_def) {
             let loc = self.loc(seg, position);
             let name = String::from_utf8_lossy(seg.tag());
             if self.grammar.in_structure.contains(&tag) {
@@ -149,7 +150,11 @@ impl<'g> SetValidator<'g> {
                 return;
             }
         }
-        if let Some(def) = self.grammar.segment(tag) {
+        let def = match placed_def {
+            Some(i) => self.grammar.segments.get(i),
+            None => self.grammar.segment(tag),
+        };
+        if let Some(def) = def {
             self.check_elements(def, seg, position, out);
         }
         if tag == self.hl_tag && self.grammar.hierarchy.is_some() {
@@ -162,6 +167,9 @@ impl<'g> SetValidator<'g> {
             if !v.is_empty() {
                 self.structure_code = Some(String::from_utf8_lossy(v).into_owned());
             }
+        }
+        if self.grammar.counts.is_empty() {
+            return;
         }
         for (i, rule) in self.grammar.counts.iter().enumerate() {
             if rule.counted == tag {
@@ -202,15 +210,26 @@ impl<'g> SetValidator<'g> {
         }
     }
 
-    fn place(&mut self, tag: Tag, seg: &Segment<'_>, position: u32, out: &mut Findings) -> bool {
+    fn place(
+        &mut self,
+        tag: Tag,
+        seg: &Segment<'_>,
+        position: u32,
+        out: &mut Findings,
+        def: &mut Option<usize>,
+    ) -> bool {
         let g = self.grammar;
         for depth in (0..self.stack.len()).rev() {
             let f = self.stack[depth];
-            let entries = &g.loops[f.loop_index].entries;
-            for (i, entry) in entries.iter().enumerate().skip(f.pos) {
-                if depth > 0 && i == 0 {
+            let lp = &g.loops[f.loop_index];
+            let Some(candidates) = lp.by_tag.get(&tag) else {
+                continue;
+            };
+            for &i in candidates {
+                if i < f.pos || (depth > 0 && i == 0) {
                     continue;
                 }
+                let entry = &lp.entries[i];
                 let (matches, limit, is_loop) = match entry {
                     Entry::Segment { tag: t, max, .. } => (*t == tag, *max, None),
                     Entry::Loop {
@@ -222,6 +241,9 @@ impl<'g> SetValidator<'g> {
                 };
                 if !matches {
                     continue;
+                }
+                if let Entry::Segment { def: d, .. } = entry {
+                    *def = Some(*d);
                 }
                 self.close_above(depth, seg, position, out);
                 let frame = &mut self.stack[depth];
@@ -283,7 +305,13 @@ impl<'g> SetValidator<'g> {
     ) {
         let f = self.stack[depth];
         let g = self.grammar;
-        for entry in g.loops[f.loop_index].entries.get(from..to).unwrap_or(&[]) {
+        let lp = &g.loops[f.loop_index];
+        for entry in lp
+            .required
+            .iter()
+            .filter(|&&i| i >= from && i < to)
+            .map(|&i| &lp.entries[i])
+        {
             let (required, tag) = match entry {
                 Entry::Segment { required, tag, .. } => (*required, *tag),
                 Entry::Loop {
@@ -379,11 +407,13 @@ impl<'g> SetValidator<'g> {
             }
         }
         for note in &def.syntax {
-            let present: Vec<bool> = note
-                .positions
-                .iter()
-                .map(|&p| !is_blank(seg.element(p)))
-                .collect();
+            // Presence as a small array (notes name at most a handful of elements): no allocation.
+            let mut present = [false; 16];
+            let k = note.positions.len().min(16);
+            for (slot, &p) in present.iter_mut().zip(&note.positions) {
+                *slot = !is_blank(seg.element(p));
+            }
+            let present = &present[..k];
             let first = present[0];
             let n_present = present.iter().filter(|p| **p).count();
             let violation = match note.kind {
@@ -400,14 +430,14 @@ impl<'g> SetValidator<'g> {
                     b'E' => note
                         .positions
                         .iter()
-                        .zip(&present)
+                        .zip(present)
                         .filter(|(_, p)| **p)
                         .nth(1)
                         .map(|(p, _)| *p),
                     _ => note
                         .positions
                         .iter()
-                        .zip(&present)
+                        .zip(present)
                         .find(|(_, p)| !**p)
                         .map(|(p, _)| *p),
                 }
@@ -693,7 +723,8 @@ impl<'g> SetValidator<'g> {
         if id.is_empty() {
             return;
         }
-        if self.hl_levels.contains_key(id) {
+        let key = HlKey::of(id);
+        if self.hl_levels.contains_key(&key) {
             hl_finding(
                 self,
                 out,
@@ -705,8 +736,8 @@ impl<'g> SetValidator<'g> {
         let parent_level = if parent.is_empty() {
             None
         } else {
-            match self.hl_levels.get(parent) {
-                Some(l) => Some(l.clone()),
+            match self.hl_levels.get(&HlKey::of(parent)) {
+                Some(l) => Some(*l),
                 None => {
                     hl_finding(
                         self,
@@ -733,7 +764,7 @@ impl<'g> SetValidator<'g> {
                     format!("top level is {level_s}; structure {code} starts with {root}"),
                 ),
                 (Some(pl), _) => {
-                    let pl = String::from_utf8_lossy(pl);
+                    let pl = level_text(&pl);
                     if !pairs.iter().any(|(a, b)| *a == pl && *b == level_s) {
                         hl_finding(
                             self,
@@ -747,8 +778,45 @@ impl<'g> SetValidator<'g> {
                 _ => {}
             }
         }
-        self.hl_levels.insert(id.into(), level.into());
+        self.hl_levels.insert(key, level_key(level));
     }
+}
+
+/// An HL01 value as a map key: numeric ids (the usual case) without allocating.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum HlKey {
+    Number(u64),
+    Text(Box<[u8]>),
+}
+
+impl HlKey {
+    fn of(id: &[u8]) -> HlKey {
+        if !id.is_empty()
+            && id.len() <= 18
+            && id.iter().all(u8::is_ascii_digit)
+            && (id[0] != b'0' || id.len() == 1)
+        {
+            HlKey::Number(id.iter().fold(0u64, |a, b| a * 10 + u64::from(b - b'0')))
+        } else {
+            HlKey::Text(id.into())
+        }
+    }
+}
+
+/// An HL03 level code (one or two characters) packed for the map.
+fn level_key(level: &[u8]) -> [u8; 2] {
+    [
+        level.first().copied().unwrap_or(0),
+        level.get(1).copied().unwrap_or(0),
+    ]
+}
+
+fn level_text(level: &[u8; 2]) -> String {
+    level
+        .iter()
+        .take_while(|b| **b != 0)
+        .map(|b| *b as char)
+        .collect()
 }
 
 fn tag_name(tag: Tag) -> String {
