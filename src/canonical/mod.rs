@@ -5,7 +5,9 @@
 pub mod decimal;
 pub mod id;
 pub mod map;
+pub mod milestone;
 pub mod record;
+pub mod x12util;
 
 pub use decimal::{Decimal, DecimalError, DecimalErrorReason, DecimalSyntax};
 pub use id::{ContentDigest, flat_record_id, x12_record_id};
