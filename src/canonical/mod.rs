@@ -2,6 +2,7 @@
 //!
 //! The per-set mappers (940, 945, 856, 214, 997/999/TA1) come with the X12 engine.
 
+pub mod asn856;
 pub mod decimal;
 pub mod id;
 pub mod map;
