@@ -8,6 +8,7 @@ pub mod id;
 pub mod map;
 pub mod milestone;
 pub mod record;
+pub mod status214;
 pub mod x12util;
 
 pub use decimal::{Decimal, DecimalError, DecimalErrorReason, DecimalSyntax};
