@@ -8,8 +8,8 @@
 //!   `code+reason` → global `code` → `unmapped`. An unknown code is never dropped.
 //! - The reason overlay (AT702 present, not `NS`) always records `exception_reason`; it changes
 //!   the milestone only for codes that are not progress milestones (a progress code keeps its
-//!   progress, §5.2), never downgrades (delayed < exception < returned_to_shipper) and never
-//!   hides `unmapped`.
+//!   progress, §5.2), never downgrades (delayed < exception < returned_to_shipper), never
+//!   hides `unmapped` and leaves appointments alone.
 //! - The shipment's current milestone is computed over events ordered by event time, using
 //!   [`Milestone::advance`] (highest rank wins, terminal states stick, `delivery_attempted` may
 //!   fall back to `in_transit`/`out_for_delivery`).
@@ -293,21 +293,16 @@ pub fn normalize(
     };
     let pair_key = reason.as_ref().map(|r| format!("{code}+{r}"));
     let partner_pair = pair_key.as_ref().and_then(|k| overrides.get(k));
-    let (over, resolution) = match (partner_pair, overrides.get(&code)) {
-        (Some(o), _) => (Some(o), Resolution::PartnerCodeReason),
-        (None, Some(o)) => (Some(o), Resolution::PartnerCode),
-        (None, None) => (None, Resolution::GlobalCode),
-    };
     let row = status_row(&code);
+    let (over, mut resolution) = match (partner_pair, overrides.get(&code), row) {
+        (Some(o), _, _) => (Some(o), Resolution::PartnerCodeReason),
+        (None, Some(o), _) => (Some(o), Resolution::PartnerCode),
+        (None, None, Some(_)) => (None, Resolution::GlobalCode),
+        (None, None, None) => (None, Resolution::Unmapped),
+    };
     let reason_cls = reason.as_deref().and_then(reason_class);
-
     let mut milestone = row.map_or(Milestone::Unmapped, |r| r.milestone);
     let mut sub_status = row.and_then(|r| r.sub_status).map(str::to_string);
-    let mut resolution = match (over, row) {
-        (Some(_), _) => resolution,
-        (None, Some(_)) => Resolution::GlobalCode,
-        (None, None) => Resolution::Unmapped,
-    };
     // Global code+reason: `CD` means delivered only when no exception is present.
     if over.is_none()
         && let Some(r) = row
@@ -336,9 +331,14 @@ pub fn normalize(
             exception_reason = o.exception_reason.clone();
         }
     }
+    // Progress keeps its progress; unmapped stays visible; an appointment's reason is about the
+    // appointment, not a delay.
     let escalate = resolution != Resolution::PartnerCodeReason
         && milestone.rank().is_none()
-        && milestone != Milestone::Unmapped;
+        && !matches!(
+            milestone,
+            Milestone::Unmapped | Milestone::AppointmentScheduled
+        );
     if escalate
         && let Some(cls) = reason_cls
         && ReasonClass::of(milestone).is_none_or(|cur| cls > cur)
@@ -528,6 +528,7 @@ mod tests {
         assert_eq!(n.milestone, M::Unmapped);
         assert!(norm("X2", "NS").is_estimate);
         assert_eq!(norm("AB", "NS").milestone, M::AppointmentScheduled);
+        assert_eq!(norm("AB", "BK").milestone, M::AppointmentScheduled);
     }
 
     fn overrides() -> BTreeMap<String, MilestoneOverride> {

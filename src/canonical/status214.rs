@@ -57,6 +57,8 @@ struct Reader<'a> {
     lx: usize,
     /// An AT8 seen in the current LX before any of its AT7s.
     pending_at8: Option<(usize, Lading)>,
+    /// First event an AT8 of the current LX may still describe.
+    lading_from: usize,
     prf_po: Option<String>,
     seen_b10: bool,
 }
@@ -80,6 +82,7 @@ impl<'a> Reader<'a> {
             warnings: Vec::new(),
             lx: 0,
             pending_at8: None,
+            lading_from: 0,
             prf_po: None,
             seen_b10: false,
         }
@@ -97,6 +100,7 @@ impl<'a> Reader<'a> {
             b"LX" => {
                 self.lx += 1;
                 self.pending_at8 = None;
+                self.lading_from = self.status.events.len();
             }
             b"AT7" => self.at7(seg),
             b"MS1" => {
@@ -255,20 +259,22 @@ impl<'a> Reader<'a> {
             weight_uom: seg.get(2),
             lading_quantity: decimal(seg, 4, &mut self.warnings),
         };
-        let lx = self.lx;
-        let mut applied = false;
-        for (ev, m) in self.status.events.iter_mut().zip(&self.meta).rev() {
-            if m.lx != lx {
-                break;
+        // Only events after the last AT8 of this LX are looked at, so a long run of CD3 loops
+        // (AT7 + AT8 each) stays linear.
+        let start = self.lading_from.min(self.status.events.len());
+        let fresh = &mut self.status.events[start..];
+        if fresh.is_empty() {
+            if self.pending_at8.is_none() {
+                self.pending_at8 = Some((self.lx, lading));
             }
+            return;
+        }
+        for ev in fresh {
             if ev.weight.is_none() && ev.weight_uom.is_none() && ev.lading_quantity.is_none() {
                 apply_lading(ev, &lading);
             }
-            applied = true;
         }
-        if !applied && self.pending_at8.is_none() {
-            self.pending_at8 = Some((lx, lading));
-        }
+        self.lading_from = self.status.events.len();
     }
 
     fn finish(mut self) -> Mapped {
@@ -710,6 +716,21 @@ mod tests {
         let (s, _) = run("ST*214*1~B10*P*S*C~LX*1~AT8*G*K*10*1~AT7*X6*NS~LX*2~AT7*X6*NS~SE*1*1~");
         assert_eq!(s.events[0].weight_uom.as_deref(), Some("K"));
         assert_eq!(s.events[1].weight_uom, None);
+    }
+
+    #[test]
+    fn each_at8_describes_the_events_since_the_previous_one() {
+        // LX-level AT8, then two CD3-style AT7/AT8 pairs in the same LX.
+        let (s, _) = run(concat!(
+            "ST*214*1~B10*P*S*C~LX*1~AT7*X6*NS~AT8*G*L*30*3~",
+            "CD3*1~AT7*X6*NS~AT8*G*L*10*1~CD3*2~AT7*X6*NS~AT8*G*L*20*2~SE*1*1~"
+        ));
+        let w: Vec<_> = s
+            .events
+            .iter()
+            .map(|e| e.weight.as_ref().map_or("", Decimal::as_str))
+            .collect();
+        assert_eq!(w, ["30", "10", "20"]);
     }
 
     fn fixture(text: &str) -> Vec<(ShipmentStatus, Mapped)> {

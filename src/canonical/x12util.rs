@@ -525,13 +525,6 @@ impl ReferenceCollector {
         }
         ssccs
     }
-
-    /// Sets `key` when not yet set.
-    pub fn set_if_absent(slot: &mut Option<String>, value: Option<String>) {
-        if slot.is_none() {
-            *slot = value;
-        }
-    }
 }
 
 #[cfg(test)]
