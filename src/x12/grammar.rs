@@ -867,7 +867,7 @@ fn parse_syntax(note: &str, count: usize) -> Result<SyntaxNote, String> {
         return Err(format!("syntax note {note:?} is not like P0405 or L010203"));
     }
     let mut positions = Vec::new();
-    for pair in note[1..].as_bytes().chunks(2) {
+    for pair in note.as_bytes()[1..].chunks(2) {
         let p: usize = std::str::from_utf8(pair)
             .ok()
             .and_then(|s| s.parse().ok())

@@ -764,7 +764,7 @@ impl<'g> SetValidator<'g> {
                     format!("top level is {level_s}; structure {code} starts with {root}"),
                 ),
                 (Some(pl), _) => {
-                    let pl = level_text(&pl);
+                    let pl = level_text(pl);
                     if !pairs.iter().any(|(a, b)| *a == pl && *b == level_s) {
                         hl_finding(
                             self,
