@@ -1,11 +1,19 @@
-//! Canonical-v1 records: the serde types, exact decimals and the idempotency key.
+//! Canonical-v1 records: the serde types, exact decimals, the idempotency key, one mapper per X12
+//! set and the translator that drives them.
 //!
-//! The per-set mappers (940, 945, 856, 214, 997/999/TA1) come with the X12 engine.
+//! Mappers: [`order940`] (940), [`advice945`] (945), [`ack997`] (997/999 and TA1); the 856 and 214
+//! mappers are wired into [`translate`] when they land. [`common`] holds what they share.
 
+pub mod ack997;
+pub mod advice945;
+pub mod common;
 pub mod decimal;
 pub mod id;
 pub mod map;
+pub mod order940;
 pub mod record;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 pub use decimal::{Decimal, DecimalError, DecimalErrorReason, DecimalSyntax};
 pub use id::{ContentDigest, flat_record_id, x12_record_id};
