@@ -11,9 +11,11 @@ pub mod decimal;
 pub mod id;
 pub mod map;
 pub mod order940;
+pub mod profile;
 pub mod record;
 #[cfg(test)]
 pub(crate) mod test_support;
+pub mod translate;
 
 pub use decimal::{Decimal, DecimalError, DecimalErrorReason, DecimalSyntax};
 pub use id::{ContentDigest, flat_record_id, x12_record_id};

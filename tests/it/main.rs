@@ -1,6 +1,7 @@
 //! edigate's integration tests: one binary, one module per area.
 
 mod support;
+mod translate;
 mod x12_corpus;
 mod x12_differential;
 mod x12_fixtures;
