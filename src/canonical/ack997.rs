@@ -136,8 +136,19 @@ pub fn interchange_ack(ta1: &OwnedSegment) -> Mapped {
         }
         value
     };
-    let date = read(2, "date", short_date);
+    // TA102 is YYMMDD; a CCYYMMDD value is unambiguous, so it is read (with a warning below).
+    let long_or_short = |d: &str| {
+        if d.len() == 8 {
+            super::common::date(d)
+        } else {
+            short_date(d)
+        }
+    };
+    let date = read(2, "date", long_or_short);
     let time = read(3, "time", |t| if t.len() == 4 { time(t) } else { None });
+    if let Some(d) = ta1.get(2).filter(|d| d.len() == 8 && date.is_some()) {
+        warnings.push(format!("TA102 {d:?} is sent as CCYYMMDD instead of YYMMDD"));
+    }
     let status_code = ta1.get(4);
     let ack = InterchangeAck {
         interchange_control: ta1.get(1),
@@ -251,5 +262,11 @@ mod tests {
         assert_eq!(t.note_code.as_deref(), Some("022"));
         let bad = interchange_ack(&segments("TA1*000000907*261305*2500*A*000")[0]);
         assert_eq!(bad.warnings.len(), 2);
+        let long = interchange_ack(&segments("TA1*000000907*20110922*1447*A*000")[0]);
+        assert_eq!(long.warnings.len(), 1, "{:?}", long.warnings);
+        let Payload::InterchangeAck(t) = long.payload else {
+            panic!("not an interchange ack")
+        };
+        assert_eq!(t.date.as_deref(), Some("2011-09-22"));
     }
 }

@@ -193,3 +193,122 @@ impl ProfileSelector for Profiles {
         Some((policy, p.grammars.as_ref().unwrap_or(&self.grammars)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::test_support::isa;
+    use std::path::Path;
+
+    fn partner(text: &str) -> Partner {
+        Partner::parse(Path::new("p.toml"), text).expect("valid partner")
+    }
+
+    fn interchange(sender: &str, receiver: &str) -> Interchange {
+        Interchange {
+            ordinal: 1,
+            offset: 0,
+            header: isa([
+                "00",
+                "",
+                "00",
+                "",
+                "ZZ",
+                sender,
+                "ZZ",
+                receiver,
+                "260105",
+                "1430",
+                "U",
+                "00401",
+                "000000001",
+                "0",
+                "P",
+                ">",
+            ]),
+        }
+    }
+
+    fn group(gs02: &str, gs03: &str) -> Group {
+        Group {
+            ordinal: 1,
+            offset: 0,
+            fields: ["OW", gs02, gs03, "20260105", "1430", "1", "X", "004010"]
+                .map(String::from)
+                .to_vec(),
+        }
+    }
+
+    fn profiles() -> Profiles {
+        let partners = [
+            partner(
+                "id = \"acme\"\nname = \"A\"\n[x12]\nsender = \"ZZ:ACME\"\nreceiver = \"ZZ:US\"\npolicy = \"strict\"\n",
+            ),
+            partner(
+                "id = \"beta\"\nname = \"B\"\n[x12]\nsender = \"ZZ:BETA\"\nreceiver = \"ZZ:US\"\ngs_sender = \"BETA-OW\"\n",
+            ),
+            partner("id = \"flat\"\nname = \"F\"\n"),
+        ];
+        Profiles::new(Grammars::default(), Policy::Standard)
+            .with_partners(&partners)
+            .expect("no grammar files")
+    }
+
+    #[test]
+    fn matches_by_isa_sender_and_receiver() {
+        let p = profiles();
+        let acme = interchange("ACME", "US");
+        assert_eq!(
+            p.matching(&acme).map(|m| m.settings.partner.as_str()),
+            Some("acme")
+        );
+        assert!(p.matching(&interchange("ACME", "THEM")).is_none());
+        assert_eq!(
+            p.select(&acme).map(|(policy, _)| policy),
+            Some(Policy::Strict)
+        );
+        assert!(p.select(&interchange("NOBODY", "US")).is_none());
+        assert_eq!(p.interchange_settings(None).partner, "unknown");
+    }
+
+    #[test]
+    fn gs_ids_limit_the_groups_a_partner_claims() {
+        let p = profiles();
+        let beta = interchange("BETA", "US");
+        let profile = p.matching(&beta);
+        let claimed = p.group_settings(profile, &group("BETA-OW", "US"));
+        assert_eq!(claimed.settings.partner, "beta");
+        assert!(claimed.warning.is_none());
+        let other = p.group_settings(profile, &group("BETA-SW", "US"));
+        assert_eq!(other.settings.partner, "unknown");
+        assert!(
+            other
+                .warning
+                .is_some_and(|w| w.contains("not partner beta's"))
+        );
+    }
+
+    #[test]
+    fn forcing_a_partner_and_overriding_the_policy() {
+        let mut p = profiles();
+        assert!(
+            p.force("flat").is_err(),
+            "a partner without [x12] cannot be forced"
+        );
+        p.force("beta").expect("beta exists");
+        p.override_policy(Policy::Lenient);
+        let any = interchange("SOMEONE", "ELSE");
+        assert_eq!(
+            p.matching(&any).map(|m| m.settings.partner.as_str()),
+            Some("beta")
+        );
+        let settings = p.group_settings(p.matching(&any), &group("X", "Y"));
+        assert_eq!(settings.settings.partner, "beta");
+        assert!(settings.warning.is_none());
+        assert_eq!(
+            p.select(&any).map(|(policy, _)| policy),
+            Some(Policy::Lenient)
+        );
+        assert_eq!(p.default_policy(), Policy::Lenient);
+    }
+}

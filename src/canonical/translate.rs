@@ -791,3 +791,172 @@ pub fn translate_file<S: Sink>(
     );
     translate(&name, || std::fs::File::open(path), profiles, tracker, sink)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::x12::grammar::Grammars;
+    use crate::x12::policy::Policy;
+
+    const ISA: &str = "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *260105*1430*U*00401*000000001*0*P*>~";
+
+    fn run_text(text: &str) -> (Collect, FileOutcome) {
+        let profiles = Profiles::new(Grammars::embedded().expect("grammars"), Policy::Standard);
+        let mut sink = Collect::default();
+        let mut tracker = ControlTracker::default();
+        let outcome = translate(
+            "t.edi",
+            || Ok(text.as_bytes()),
+            &profiles,
+            &mut tracker,
+            &mut sink,
+        )
+        .expect("in-memory input");
+        (sink, outcome)
+    }
+
+    #[test]
+    fn accepted_997_becomes_a_record_with_envelope_fields() {
+        let text = format!(
+            "{ISA}GS*FA*SENDER*RECEIVER*20260105*1430*1*X*004010~ST*997*0001~AK1*OW*5~AK9*A*0*0*0~SE*4*0001~GE*1*1~IEA*1*000000001~"
+        );
+        let (out, outcome) = run_text(&text);
+        assert_eq!(outcome.counts.records, 1);
+        let r = &out.records[0];
+        assert_eq!(r.partner, "unknown");
+        assert_eq!(r.id.len(), 32);
+        assert_eq!(r.source.sender.as_deref(), Some("ZZ:SENDER"));
+        assert_eq!(
+            r.source.interchange_date.as_deref(),
+            Some("2026-01-05T14:30")
+        );
+        assert_eq!(r.source.position, Some(1));
+        assert_eq!(
+            r.source.file_sha256.as_deref(),
+            Some(hex::encode(Sha256::digest(text.as_bytes())).as_str())
+        );
+    }
+
+    #[test]
+    fn rejected_group_without_sets_is_reported_once() {
+        let text =
+            format!("{ISA}GS*FA*SENDER*RECEIVER*20260105*1430*1*X*004010~GE*0*2~IEA*1*000000001~");
+        let (out, outcome) = run_text(&text);
+        assert_eq!(outcome.counts.rejected, 1);
+        assert!(out.records.is_empty());
+        assert_eq!(
+            out.rejected[0].to_string(),
+            "rejected group GS06 1 (ISA13 000000001) at GE: AK905:4 GE02 \"2\" does not match GS06 \"1\""
+        );
+    }
+
+    #[test]
+    fn ta1_of_a_rejected_interchange_is_not_a_record() {
+        let ok = format!("{ISA}TA1*000000907*260105*1447*A*000~IEA*0*000000001~");
+        let (out, _) = run_text(&ok);
+        assert_eq!(out.records.len(), 1);
+        assert_eq!(out.records[0].source.transaction_set, None);
+        let bad = format!("{ISA}TA1*000000907*260105*1447*A*000~IEA*0*000000002~");
+        let (out, outcome) = run_text(&bad);
+        assert!(out.records.is_empty());
+        assert_eq!(outcome.counts.rejected, 1);
+        let line = out.rejected[0].to_string();
+        assert!(
+            line.starts_with("rejected interchange ISA13 000000001 at IEA: TA105:001"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn set_in_rejected_interchange_carries_the_interchange_error() {
+        let text = format!(
+            "{ISA}GS*FA*SENDER*RECEIVER*20260105*1430*1*X*004010~ST*997*0001~AK1*OW*5~AK9*A*0*0*0~SE*4*0001~GE*1*1~IEA*1*000000009~"
+        );
+        let (out, outcome) = run_text(&text);
+        assert!(out.records.is_empty());
+        assert_eq!(outcome.counts.rejected, 1, "{:?}", out.rejected);
+        let line = out.rejected[0].to_string();
+        assert!(
+            line.starts_with("rejected 997 ST02 0001 (ISA13 000000001, GS06 1) at IEA: TA105:001"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn broken_header_is_reported_as_rejected_input() {
+        let (out, outcome) = run_text("ISA*00*          *00*          *ZZ*KESTREL  *ZZ*GRANITE");
+        assert!(out.records.is_empty());
+        assert_eq!(outcome.counts.rejected, 1);
+        let line = out.rejected[0].to_string();
+        assert!(
+            line.starts_with("rejected input at byte 0: TA105:022"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn non_x12_input_yields_nothing() {
+        let (out, outcome) = run_text("order,qty\nA1,3\n");
+        assert!(!outcome.summary.x12);
+        assert!(out.records.is_empty() && out.rejected.is_empty() && out.skipped.is_empty());
+    }
+
+    #[test]
+    fn sets_without_a_mapper_are_unmapped() {
+        for set in ["856", "214", "204"] {
+            assert_eq!(mapper(set).err().map(|u| u.set), Some(set.to_string()));
+        }
+        for set in ["940", "945", "997", "999"] {
+            assert!(mapper(set).is_ok(), "{set}");
+        }
+    }
+
+    #[test]
+    fn control_tracker_warns_on_reuse_and_stays_bounded() {
+        let mut t = ControlTracker::new(1);
+        let key = ["ZZ:A", "000000001", "1", "0001"];
+        assert!(!t.reused(key, &[1; 32]));
+        assert!(!t.reused(key, &[1; 32]));
+        assert!(t.reused(key, &[2; 32]));
+        let other = ["ZZ:A", "000000001", "1", "0002"];
+        assert!(!t.reused(other, &[1; 32]));
+        assert!(
+            !t.reused(other, &[2; 32]),
+            "past the cap, keys are not remembered"
+        );
+        assert_eq!(t.seen.len(), 1);
+    }
+
+    #[test]
+    fn warning_messages_are_capped_with_a_count() {
+        use crate::x12::finding::Location;
+        use crate::x12::policy::Rule;
+        let mut findings = Findings::default();
+        for i in 0..4 {
+            let loc = Location::default();
+            findings.push(Finding::new(
+                Policy::Standard,
+                Rule::IsaPadding,
+                None,
+                loc,
+                format!("w{i}"),
+            ));
+        }
+        let loc = Location::default();
+        findings.push(Finding::new(
+            Policy::Standard,
+            Rule::ControlMismatch,
+            None,
+            loc,
+            "e",
+        ));
+        assert_eq!(
+            warning_messages(&findings, 2),
+            ["w0", "w1", "... and 2 more finding(s)"]
+        );
+        assert_eq!(
+            first_error(&findings).map(|f| f.message),
+            Some("e".to_string())
+        );
+    }
+}

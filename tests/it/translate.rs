@@ -510,3 +510,52 @@ fn cli_applies_partner_files() {
     ]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn corpus_files_translate_and_every_set_ends_exactly_once() {
+    let Some(root) = crate::x12_corpus::corpus_dir() else {
+        return;
+    };
+    let profiles = profiles(Policy::Standard);
+    let mut tracker = ControlTracker::default();
+    let mut problems = Vec::new();
+    let mut records = 0;
+    for path in crate::x12_corpus::corpus_files(&root) {
+        let mut sink = Collect::default();
+        let outcome = match translate_file(&path, &profiles, &mut tracker, &mut sink) {
+            Ok(o) => o,
+            Err(e) => {
+                problems.push(format!("{}: {e}", path.display()));
+                continue;
+            }
+        };
+        let set_records = sink
+            .records
+            .iter()
+            .filter(|r| r.source.transaction_set.is_some())
+            .count();
+        let set_rejections = sink
+            .rejected
+            .iter()
+            .filter(|r| matches!(r.what, Rejected::Set(_)))
+            .count();
+        let ended = (set_records + set_rejections + sink.skipped.len()) as u64;
+        if ended != outcome.summary.sets {
+            problems.push(format!(
+                "{}: {} sets, but {set_records} records + {set_rejections} rejections + {} skipped",
+                path.display(),
+                outcome.summary.sets,
+                sink.skipped.len()
+            ));
+        }
+        for r in &sink.records {
+            let json = serde_json::to_string(r).expect("records serialize");
+            let back: Record =
+                serde_json::from_str(&json).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(&back, r, "{}: record does not round-trip", path.display());
+        }
+        records += sink.records.len();
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(records > 0, "the corpus produced no record at all");
+}
