@@ -4,10 +4,12 @@
 //! - [`x12`]: the pure X12 engine: delimiters, streaming tokenizer, envelope checks, grammars,
 //!   validation policy and acknowledgment (997/999/TA1) generation. No I/O beyond a byte source.
 //! - [`canonical`]: canonical-v1 record types, the idempotency key and one mapper per set.
+//! - [`config`]: operator configuration files (trading partners), checked with `file:line:column`.
 //! - [`flat`]: partner-defined CSV and fixed-width layouts.
 //! - [`intake`]: content sniffing and zip intake.
 
 pub mod canonical;
+pub mod config;
 pub mod flat;
 pub mod intake;
 pub mod x12;

@@ -1,12 +1,18 @@
 //! The `edigate` command line: parse arguments, run a command, turn errors into one line and an
 //! exit code (0 all accepted, 1 something rejected, 2 usage or I/O error).
 
-use std::path::PathBuf;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use edigate::canonical::profile::Profiles;
+use edigate::canonical::record::Record;
+use edigate::canonical::translate::{
+    ControlTracker, Rejection, Sink, Skipped, TranslateError, translate_file,
+};
 use edigate::x12::envelope::{EngineConfig, run};
 use edigate::x12::grammar::Grammars;
 use edigate::x12::policy::Policy;
@@ -83,6 +89,97 @@ enum Command {
         #[arg(long)]
         timestamp: Option<String>,
     },
+    /// Translate X12 files into canonical records: NDJSON on stdout in document order, one line
+    /// per rejected set on stderr.
+    Translate {
+        /// Files to translate.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Directory of partner files; interchanges are matched by ISA sender and receiver.
+        #[arg(long)]
+        partners: Option<PathBuf>,
+        /// Treat every interchange as coming from this partner (needs --partners).
+        #[arg(long, requires = "partners")]
+        partner: Option<String>,
+        /// Validation policy for every interchange (default: the partner's, else standard).
+        #[arg(long, value_enum)]
+        policy: Option<PolicyArg>,
+        /// Extra grammar directory (files there replace the built-in grammars of the same set and version).
+        #[arg(long)]
+        grammars: Option<PathBuf>,
+    },
+}
+
+/// Writes records as NDJSON to stdout and reports rejected and skipped sets on stderr.
+struct CliSink<W: Write> {
+    out: W,
+    file: String,
+}
+
+impl<W: Write> Sink for CliSink<W> {
+    fn record(&mut self, record: &Record) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, record).map_err(io::Error::other)?;
+        self.out.write_all(b"\n")
+    }
+
+    fn rejected(&mut self, rejection: &Rejection) -> io::Result<()> {
+        eprintln!("edigate: {}: {rejection}", self.file);
+        Ok(())
+    }
+
+    fn skipped(&mut self, skipped: &Skipped) -> io::Result<()> {
+        eprintln!("edigate: {}: {skipped}", self.file);
+        Ok(())
+    }
+}
+
+fn translate(
+    files: &[PathBuf],
+    partners: Option<&Path>,
+    partner: Option<&str>,
+    policy: Option<Policy>,
+    grammars: Option<&PathBuf>,
+) -> Result<u8> {
+    let grammars = load_grammars(grammars)?;
+    let mut profiles = Profiles::new(grammars, policy.unwrap_or_default());
+    if let Some(dir) = partners {
+        let loaded = edigate::config::load_dir(dir).map_err(|e| anyhow::anyhow!(join(&e)))?;
+        profiles = profiles
+            .with_partners(&loaded)
+            .map_err(|e| anyhow::anyhow!(join(&e)))?;
+    }
+    if let Some(id) = partner {
+        profiles.force(id)?;
+    }
+    if let Some(p) = policy {
+        profiles.override_policy(p);
+    }
+    let mut tracker = ControlTracker::default();
+    let mut sink = CliSink {
+        out: BufWriter::new(io::stdout().lock()),
+        file: String::new(),
+    };
+    let mut worst = 0;
+    for path in files {
+        sink.file = path.display().to_string();
+        match translate_file(path, &profiles, &mut tracker, &mut sink) {
+            Ok(outcome) => {
+                if !outcome.summary.x12 {
+                    eprintln!("edigate: {}: not X12", path.display());
+                    worst = worst.max(1);
+                } else if outcome.counts.rejected > 0 || outcome.counts.skipped > 0 {
+                    worst = worst.max(1);
+                }
+            }
+            Err(e @ TranslateError::Output { .. }) => return Err(e.into()),
+            Err(e) => {
+                eprintln!("edigate: {e}");
+                worst = 2;
+            }
+        }
+    }
+    sink.out.flush().context("cannot write output")?;
+    Ok(worst)
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -225,6 +322,19 @@ fn main() -> ExitCode {
             policy.into(),
             grammars.as_ref(),
             timestamp.as_deref(),
+        ),
+        Command::Translate {
+            files,
+            partners,
+            partner,
+            policy,
+            grammars,
+        } => translate(
+            &files,
+            partners.as_deref(),
+            partner.as_deref(),
+            policy.map(Policy::from),
+            grammars.as_ref(),
         ),
     };
     match result {

@@ -63,6 +63,9 @@ pub struct Mapped {
     pub warnings: Vec<String>,
 }
 
+/// The signature every set mapper has: the set's segments are ST..SE inclusive.
+pub type MapFn = fn(&SetContext<'_>, &[OwnedSegment]) -> Mapped;
+
 /// A set that cannot be mapped (its kind is not one edigate maps).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("transaction set {set} has no canonical mapping")]

@@ -1,14 +1,24 @@
-//! Canonical-v1 records: the serde types, exact decimals and the idempotency key.
+//! Canonical-v1 records: the serde types, exact decimals, the idempotency key, one mapper per X12
+//! set and the translator that drives them.
 //!
-//! The per-set mappers (940, 945, 856, 214, 997/999/TA1) come with the X12 engine.
+//! Mappers: [`order940`] (940), [`advice945`] (945), [`ack997`] (997/999 and TA1); [`asn856`] (856),
+//! [`status214`] (214) with [`milestone`]. [`common`] holds what they share.
 
+pub mod ack997;
+pub mod advice945;
 pub mod asn856;
+pub mod common;
 pub mod decimal;
 pub mod id;
 pub mod map;
 pub mod milestone;
+pub mod order940;
+pub mod profile;
 pub mod record;
 pub mod status214;
+#[cfg(test)]
+pub(crate) mod test_support;
+pub mod translate;
 pub mod x12util;
 
 pub use decimal::{Decimal, DecimalError, DecimalErrorReason, DecimalSyntax};

@@ -2,6 +2,7 @@
 
 mod fuzz_seeds;
 mod support;
+mod translate;
 mod x12_corpus;
 mod x12_differential;
 mod x12_fixtures;

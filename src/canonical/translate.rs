@@ -1,0 +1,960 @@
+//! The translator: X12 files in, canonical records out, in document order, exactly as validated.
+//!
+//! Invariants:
+//! - Two passes over each file. Group and interchange verdicts arrive after their sets (at GE and
+//!   IEA), so pass 1 runs the engine only to learn which groups and interchanges are rejected
+//!   (and what they warn about) and to hash the file; pass 2 runs it again and settles each set
+//!   at its SE, knowing every verdict that applies to it. Both passes read the same bytes under
+//!   the same profiles, so they agree; a file whose bytes change between them is an error.
+//! - Memory: the open set's segments (only while it can still become a record), notes for the
+//!   groups and interchanges that are rejected or warned, and the bounded control-number tracker.
+//! - Every transaction set ends as exactly one of: a record, a [`Rejection`] (location and X12
+//!   code), or a [`Skipped`] (no mapper for its kind). Every TA1 of an accepted interchange is an
+//!   `interchange_ack` record. A rejected group or interchange that holds no set is reported
+//!   once, and so is a broken ISA header.
+//! - Output follows document order.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::{self, Read};
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::ack997;
+use super::advice945;
+use super::common::{short_date, time};
+use super::id::{ContentDigest, x12_record_id};
+use super::map::{MapFn, Mapped, SetContext, Unmapped};
+use super::order940;
+use super::profile::{GroupSettings, Profile, Profiles};
+use super::record::{Record, Source, SourceFormat};
+use crate::x12::envelope::{
+    EngineConfig, FileSummary, Group, GroupOutcome, Interchange, InterchangeOutcome, SetHeader,
+    SetOutcome, Verdict, Visitor, run,
+};
+use crate::x12::finding::{Finding, Severity};
+use crate::x12::lexer::Limits;
+use crate::x12::segment::{OwnedSegment, Segment};
+use crate::x12::validate::Findings;
+
+/// The mapper for a transaction set id.
+fn mapper(set_id: &str) -> Result<MapFn, Unmapped> {
+    match set_id {
+        "940" => Ok(order940::map),
+        "945" => Ok(advice945::map),
+        "997" | "999" => Ok(ack997::map),
+        "856" => Ok(super::asn856::map),
+        "214" => Ok(super::status214::map),
+        _ => Err(Unmapped {
+            set: set_id.to_string(),
+        }),
+    }
+}
+
+/// Maps one set with the mapper for its kind.
+fn map_set(set_id: &str, ctx: &SetContext<'_>, segs: &[OwnedSegment]) -> Result<Mapped, Unmapped> {
+    mapper(set_id).map(|f| f(ctx, segs))
+}
+
+/// Where the translator's output goes, in document order.
+pub trait Sink {
+    /// A canonical record.
+    fn record(&mut self, record: &Record) -> io::Result<()>;
+    /// A set (or group, interchange, header) that was rejected and produced no record.
+    fn rejected(&mut self, rejection: &Rejection) -> io::Result<()>;
+    /// An accepted set edigate has no mapping for.
+    fn skipped(&mut self, skipped: &Skipped) -> io::Result<()>;
+}
+
+/// A sink that keeps everything in memory (tests, small files).
+#[derive(Debug, Default)]
+pub struct Collect {
+    /// Records in order.
+    pub records: Vec<Record>,
+    /// Rejections in order.
+    pub rejected: Vec<Rejection>,
+    /// Skipped sets in order.
+    pub skipped: Vec<Skipped>,
+}
+
+impl Sink for Collect {
+    fn record(&mut self, record: &Record) -> io::Result<()> {
+        self.records.push(record.clone());
+        Ok(())
+    }
+    fn rejected(&mut self, rejection: &Rejection) -> io::Result<()> {
+        self.rejected.push(rejection.clone());
+        Ok(())
+    }
+    fn skipped(&mut self, skipped: &Skipped) -> io::Result<()> {
+        self.skipped.push(skipped.clone());
+        Ok(())
+    }
+}
+
+/// A transaction set's place in its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetRef {
+    /// 1-based ordinal of the set within the file.
+    pub position: u32,
+    /// ST01.
+    pub set_id: String,
+    /// ST02.
+    pub control: String,
+    /// ISA13.
+    pub interchange: String,
+    /// GS06.
+    pub group: String,
+}
+
+impl fmt::Display for SetRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ST02 {} (ISA13 {}, GS06 {})",
+            self.set_id, self.control, self.interchange, self.group
+        )
+    }
+}
+
+/// What a rejection covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejected {
+    /// One transaction set (rejected itself, or by its group or interchange).
+    Set(SetRef),
+    /// A group that held no set.
+    Group {
+        /// ISA13.
+        interchange: String,
+        /// GS06.
+        group: String,
+    },
+    /// An interchange that held no set.
+    Interchange {
+        /// ISA13.
+        interchange: String,
+    },
+    /// Bytes that could not be read as an interchange (a broken ISA header).
+    Input,
+}
+
+/// Something rejected, with the first error that rejected it (contract §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// File name as received.
+    pub file: String,
+    /// What was rejected.
+    pub what: Rejected,
+    /// The first error: X12 code, location (segment position and id, element) and message.
+    /// `None` only when more findings were found than kept and none of the kept ones is an error.
+    pub reason: Option<Finding>,
+}
+
+impl fmt::Display for Rejection {
+    /// `rejected 856 ST02 0002 (ISA13 .., GS06 ..) at segment 7 HL03: AK403:7 message`
+    /// (the file name is not included).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.what {
+            Rejected::Set(s) => write!(f, "rejected {s}")?,
+            Rejected::Group { interchange, group } => {
+                write!(f, "rejected group GS06 {group} (ISA13 {interchange})")?;
+            }
+            Rejected::Interchange { interchange } => {
+                write!(f, "rejected interchange ISA13 {interchange}")?;
+            }
+            Rejected::Input => write!(f, "rejected input")?,
+        }
+        let Some(reason) = &self.reason else {
+            return write!(f, ": too many findings to name the error");
+        };
+        let loc = &reason.location;
+        match (loc.segment_position, &loc.segment_id) {
+            (Some(p), _) => write!(f, " at segment {p}")?,
+            (None, Some(_)) => write!(f, " at")?,
+            (None, None) => write!(f, " at byte {}", loc.offset)?,
+        }
+        if let Some(id) = &loc.segment_id {
+            write!(f, " {id}")?;
+            if let Some(e) = loc.element {
+                write!(f, "{e:02}")?;
+                if let Some(c) = loc.component {
+                    write!(f, "-{c}")?;
+                }
+            }
+        }
+        write!(f, ":")?;
+        if let Some(code) = &reason.code {
+            write!(f, " {code}")?;
+        }
+        write!(f, " {}", reason.message)
+    }
+}
+
+/// An accepted set that has no canonical mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// File name as received.
+    pub file: String,
+    /// The set.
+    pub set: SetRef,
+    /// Why.
+    pub reason: Unmapped,
+}
+
+impl fmt::Display for Skipped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not translated: {}: {}", self.set, self.reason)
+    }
+}
+
+/// Remembers which content each (sender, ISA13, GS06, ST02) carried during a run, to warn when a
+/// partner reuses control numbers for different content. Bounded: past `cap` keys, new keys are
+/// no longer remembered (the ids stay correct; only the warning can be missed).
+#[derive(Debug)]
+pub struct ControlTracker {
+    seen: HashMap<u64, u64>,
+    cap: usize,
+}
+
+impl Default for ControlTracker {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_CAP)
+    }
+}
+
+impl ControlTracker {
+    /// Keys remembered by default (about 32 MB at most).
+    pub const DEFAULT_CAP: usize = 1_000_000;
+
+    /// A tracker remembering at most `cap` keys.
+    pub fn new(cap: usize) -> Self {
+        ControlTracker {
+            seen: HashMap::new(),
+            cap,
+        }
+    }
+
+    /// Records a set's content; true when the same key was seen before with other content.
+    pub fn reused(&mut self, key: [&str; 4], content: &[u8; 32]) -> bool {
+        let mut h = DefaultHasher::new();
+        key.hash(&mut h);
+        let key = h.finish();
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&content[..8]);
+        let content = u64::from_le_bytes(prefix);
+        match self.seen.get(&key) {
+            Some(&first) => first != content,
+            None => {
+                if self.seen.len() < self.cap {
+                    self.seen.insert(key, content);
+                }
+                false
+            }
+        }
+    }
+}
+
+/// What pass 1 learned about one group or interchange.
+#[derive(Debug, Clone, Default)]
+struct Note {
+    rejected: bool,
+    reason: Option<Finding>,
+    warnings: Vec<String>,
+}
+
+static NO_NOTE: Note = Note {
+    rejected: false,
+    reason: None,
+    warnings: Vec::new(),
+};
+
+/// Warnings of one group or interchange kept for its records; the rest are counted.
+const MAX_NOTE_WARNINGS: usize = 10;
+
+impl Note {
+    fn from_findings(findings: &Findings, rejected: bool) -> Option<Note> {
+        let warnings = warning_messages(findings, MAX_NOTE_WARNINGS);
+        (rejected || !warnings.is_empty()).then(|| Note {
+            rejected,
+            reason: rejected.then(|| first_error(findings)).flatten(),
+            warnings,
+        })
+    }
+}
+
+/// The first error finding kept.
+fn first_error(findings: &Findings) -> Option<Finding> {
+    findings.list.iter().find(|f| f.is_error()).cloned()
+}
+
+/// The messages of warning findings (at most `max`, then a count of the rest).
+fn warning_messages(findings: &Findings, max: usize) -> Vec<String> {
+    let mut out: Vec<String> = findings
+        .list
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .map(|f| f.message.clone())
+        .collect();
+    let mut more = findings.dropped;
+    if out.len() > max {
+        more += (out.len() - max) as u64;
+        out.truncate(max);
+    }
+    if more > 0 {
+        out.push(format!("... and {more} more finding(s)"));
+    }
+    out
+}
+
+/// Pass 1: which groups and interchanges are rejected, and what they warn about, by ordinal.
+#[derive(Debug, Default)]
+pub struct EnvelopeVerdicts {
+    groups: HashMap<u32, Note>,
+    interchanges: HashMap<u32, Note>,
+}
+
+impl EnvelopeVerdicts {
+    fn group(&self, ordinal: u32) -> &Note {
+        self.groups.get(&ordinal).unwrap_or(&NO_NOTE)
+    }
+
+    fn interchange(&self, ordinal: u32) -> &Note {
+        self.interchanges.get(&ordinal).unwrap_or(&NO_NOTE)
+    }
+
+    /// Whether the group with this file ordinal is rejected.
+    pub fn group_rejected(&self, ordinal: u32) -> bool {
+        self.group(ordinal).rejected
+    }
+
+    /// Whether the interchange with this file ordinal is rejected.
+    pub fn interchange_rejected(&self, ordinal: u32) -> bool {
+        self.interchange(ordinal).rejected
+    }
+}
+
+impl Visitor for EnvelopeVerdicts {
+    fn group_end(&mut self, _ic: &Interchange, outcome: &GroupOutcome) {
+        if let Some(note) = Note::from_findings(&outcome.findings, outcome.rejected()) {
+            self.groups.insert(outcome.group.ordinal, note);
+        }
+    }
+
+    fn interchange_end(&mut self, outcome: &InterchangeOutcome) {
+        if let Some(note) = Note::from_findings(&outcome.findings, outcome.rejected()) {
+            self.interchanges.insert(outcome.interchange.ordinal, note);
+        }
+    }
+}
+
+/// The file being translated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// Name as received, without directories.
+    pub name: String,
+    /// SHA-256 of its bytes, lower-case hex.
+    pub sha256: String,
+}
+
+/// What came out of one file.
+#[derive(Debug, Clone, Default)]
+pub struct Counts {
+    /// Records written.
+    pub records: u64,
+    /// Rejections reported.
+    pub rejected: u64,
+    /// Sets skipped for lack of a mapper.
+    pub skipped: u64,
+}
+
+/// Pass 2: maps every set whose verdicts allow it and sends the results to a [`Sink`].
+pub struct Translator<'a, S: Sink> {
+    profiles: &'a Profiles,
+    verdicts: &'a EnvelopeVerdicts,
+    tracker: &'a mut ControlTracker,
+    file: &'a FileInfo,
+    sink: &'a mut S,
+    profile: Option<&'a Profile>,
+    group: Option<GroupSettings<'a>>,
+    capture: bool,
+    segments: Vec<OwnedSegment>,
+    digest: ContentDigest,
+    counts: Counts,
+    error: Option<io::Error>,
+}
+
+impl<'a, S: Sink> Translator<'a, S> {
+    /// A translator for one file, given what pass 1 found in it.
+    pub fn new(
+        profiles: &'a Profiles,
+        verdicts: &'a EnvelopeVerdicts,
+        tracker: &'a mut ControlTracker,
+        file: &'a FileInfo,
+        sink: &'a mut S,
+    ) -> Self {
+        Translator {
+            profiles,
+            verdicts,
+            tracker,
+            file,
+            sink,
+            profile: None,
+            group: None,
+            capture: false,
+            segments: Vec::new(),
+            digest: ContentDigest::new(),
+            counts: Counts::default(),
+            error: None,
+        }
+    }
+
+    /// The counts, or the first error the sink returned (output stops at that error).
+    pub fn finish(self) -> io::Result<Counts> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.counts),
+        }
+    }
+
+    fn emit(&mut self, f: impl FnOnce(&mut S) -> io::Result<()>) {
+        if self.error.is_none()
+            && let Err(e) = f(self.sink)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn reject(&mut self, what: Rejected, reason: Option<Finding>) {
+        self.counts.rejected += 1;
+        let rejection = Rejection {
+            file: self.file.name.clone(),
+            what,
+            reason,
+        };
+        self.emit(|s| s.rejected(&rejection));
+    }
+
+    fn settle_set(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) {
+        let set = &outcome.header;
+        let set_ref = SetRef {
+            position: set.ordinal,
+            set_id: set.id.clone(),
+            control: set.control.clone(),
+            interchange: ic.control().to_string(),
+            group: group.control().to_string(),
+        };
+        let ic_note = self.verdicts.interchange(ic.ordinal);
+        let group_note = self.verdicts.group(group.ordinal);
+        if ic_note.rejected || group_note.rejected || outcome.verdict() == Verdict::Rejected {
+            let reason = first_error(&outcome.findings)
+                .or_else(|| group_note.reason.clone())
+                .or_else(|| ic_note.reason.clone());
+            self.reject(Rejected::Set(set_ref), reason);
+            return;
+        }
+        let unknown;
+        let settings = match &self.group {
+            Some(g) => g,
+            None => {
+                unknown = self.profiles.group_settings(None, group);
+                &unknown
+            }
+        };
+        let ctx = SetContext {
+            interchange: ic,
+            group,
+            header: set,
+            settings: settings.settings,
+        };
+        let mapped = match map_set(&set.id, &ctx, &self.segments) {
+            Ok(m) => m,
+            Err(reason) => {
+                self.counts.skipped += 1;
+                let skipped = Skipped {
+                    file: self.file.name.clone(),
+                    set: set_ref,
+                    reason,
+                };
+                self.emit(|s| s.skipped(&skipped));
+                return;
+            }
+        };
+        let digest = std::mem::take(&mut self.digest).finish();
+        let partner = settings.settings.partner.clone();
+        let (sender, receiver) = (ic.sender(), ic.receiver());
+        let id = x12_record_id(
+            &partner,
+            &sender,
+            &receiver,
+            ic.control(),
+            group.control(),
+            &set.control,
+            &digest,
+        );
+        let mut warnings = warning_messages(&outcome.findings, usize::MAX);
+        warnings.extend(group_note.warnings.iter().cloned());
+        warnings.extend(ic_note.warnings.iter().cloned());
+        warnings.extend(settings.warning.iter().cloned());
+        let key = [sender.as_str(), ic.control(), group.control(), &set.control];
+        if self.tracker.reused(key, &digest) {
+            warnings.push(format!(
+                "control numbers ISA13 {} / GS06 {} / ST02 {} from {sender} were already used in this run for different content",
+                ic.control(),
+                group.control(),
+                set.control
+            ));
+        }
+        warnings.extend(mapped.warnings);
+        let mut record = Record::new(
+            id,
+            partner,
+            ic.test(),
+            source(self.file, ic, Some((group, set))),
+            mapped.references,
+            mapped.payload,
+        );
+        record.warnings = warnings;
+        self.counts.records += 1;
+        self.emit(|s| s.record(&record));
+    }
+}
+
+/// The `source` object of a record.
+fn source(file: &FileInfo, ic: &Interchange, set: Option<(&Group, &SetHeader)>) -> Source {
+    let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let isa = &ic.header;
+    let interchange_date = short_date(isa.field(9))
+        .zip(time(isa.field(10)).filter(|_| isa.field(10).len() == 4))
+        .map(|(d, t)| format!("{d}T{t}"));
+    let mut s = Source {
+        file: Some(file.name.clone()),
+        file_sha256: Some(file.sha256.clone()),
+        sender: Some(ic.sender()),
+        receiver: Some(ic.receiver()),
+        interchange_control: opt(ic.control()),
+        interchange_date,
+        ..Source::new(SourceFormat::X12)
+    };
+    if let Some((group, header)) = set {
+        s.transaction_set = opt(&header.id);
+        s.version = opt(group.version());
+        s.gs_sender = opt(group.field(2));
+        s.gs_receiver = opt(group.field(3));
+        s.group_control = opt(group.control());
+        s.transaction_control = opt(&header.control);
+        s.position = Some(u64::from(header.ordinal));
+    }
+    s
+}
+
+/// Adds a segment to a content digest: tag and elements, trailing empty elements dropped (they
+/// are padding a re-serialising tool may remove), separators mapped to fixed bytes.
+fn push_digest(digest: &mut ContentDigest, seg: &Segment<'_>) {
+    let mut elements: Vec<&[u8]> = Vec::with_capacity(seg.bounds.len());
+    elements.push(seg.tag());
+    elements.extend(seg.elements());
+    while elements.len() > 1 && elements.last().is_some_and(|e| e.is_empty()) {
+        elements.pop();
+    }
+    digest.push_segment_mapped(
+        &elements,
+        seg.delimiters.component,
+        seg.delimiters.repetition,
+    );
+}
+
+impl<S: Sink> Visitor for Translator<'_, S> {
+    fn interchange_start(&mut self, ic: &Interchange) {
+        self.profile = self.profiles.matching(ic);
+    }
+
+    fn ta1(&mut self, ic: &Interchange, seg: &Segment<'_>) {
+        if self.verdicts.interchange(ic.ordinal).rejected {
+            return;
+        }
+        let mut digest = ContentDigest::new();
+        push_digest(&mut digest, seg);
+        let digest = digest.finish();
+        let owned = OwnedSegment::from_segment(seg, 0);
+        let mapped = ack997::interchange_ack(&owned);
+        let partner = self
+            .profiles
+            .interchange_settings(self.profile)
+            .partner
+            .clone();
+        let (sender, receiver) = (ic.sender(), ic.receiver());
+        let id = x12_record_id(&partner, &sender, &receiver, ic.control(), "", "", &digest);
+        let mut warnings = self.verdicts.interchange(ic.ordinal).warnings.clone();
+        warnings.extend(mapped.warnings);
+        let mut record = Record::new(
+            id,
+            partner,
+            ic.test(),
+            source(self.file, ic, None),
+            mapped.references,
+            mapped.payload,
+        );
+        record.warnings = warnings;
+        self.counts.records += 1;
+        self.emit(|s| s.record(&record));
+    }
+
+    fn group_start(&mut self, _ic: &Interchange, group: &Group) {
+        self.group = Some(self.profiles.group_settings(self.profile, group));
+    }
+
+    fn set_start(&mut self, ic: &Interchange, group: &Group, set: &SetHeader) {
+        self.segments.clear();
+        self.digest = ContentDigest::new();
+        self.capture = !self.verdicts.interchange(ic.ordinal).rejected
+            && !self.verdicts.group(group.ordinal).rejected
+            && mapper(&set.id).is_ok();
+    }
+
+    fn set_segment(&mut self, seg: &Segment<'_>, position: u32) {
+        if self.capture {
+            push_digest(&mut self.digest, seg);
+            self.segments
+                .push(OwnedSegment::from_segment(seg, position));
+        }
+    }
+
+    fn set_end(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) {
+        self.settle_set(ic, group, outcome);
+        self.segments.clear();
+        self.capture = false;
+    }
+
+    fn group_end(&mut self, ic: &Interchange, outcome: &GroupOutcome) {
+        self.group = None;
+        if outcome.rejected()
+            && outcome.sets_received == 0
+            && !self.verdicts.interchange(ic.ordinal).rejected
+        {
+            let what = Rejected::Group {
+                interchange: ic.control().to_string(),
+                group: outcome.group.control().to_string(),
+            };
+            self.reject(what, first_error(&outcome.findings));
+        }
+    }
+
+    fn interchange_end(&mut self, outcome: &InterchangeOutcome) {
+        self.profile = None;
+        if outcome.rejected() && outcome.sets_total == 0 {
+            let what = Rejected::Interchange {
+                interchange: outcome.interchange.control().to_string(),
+            };
+            self.reject(what, first_error(&outcome.findings));
+        }
+    }
+
+    fn file_finding(&mut self, finding: &Finding) {
+        if finding.is_error() {
+            self.reject(Rejected::Input, Some(finding.clone()));
+        }
+    }
+}
+
+/// Why a file could not be translated (as opposed to sets in it being rejected).
+#[derive(Debug, thiserror::Error)]
+pub enum TranslateError {
+    /// The file could not be opened or read.
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The sink failed (e.g. stdout closed); output stopped there.
+    #[error("{file}: cannot write output: {source}")]
+    Output {
+        /// The file being translated.
+        file: String,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// The bytes differed between the two passes (the file was being written).
+    #[error("{file}: the file changed while it was being translated")]
+    Changed {
+        /// The file.
+        file: String,
+    },
+}
+
+/// What translating one file produced.
+#[derive(Debug, Clone)]
+pub struct FileOutcome {
+    /// The file name and hash.
+    pub file: FileInfo,
+    /// The engine's counts (pass 2).
+    pub summary: FileSummary,
+    /// What was sent to the sink.
+    pub counts: Counts,
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<R> Hashing<R> {
+    fn new(inner: R) -> Self {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+
+    fn hex(self) -> String {
+        hex::encode(self.hasher.finalize())
+    }
+}
+
+/// The engine configuration translation runs under.
+fn engine_config(profiles: &Profiles) -> EngineConfig<'_> {
+    EngineConfig {
+        grammars: profiles.default_grammars(),
+        policy: profiles.default_policy(),
+        limits: Limits::default(),
+        validate_grammar: true,
+        profiles: Some(profiles),
+    }
+}
+
+/// Translates one X12 source in two passes; `open` must return the same bytes each time it is
+/// called, and `name` is the file name records carry.
+pub fn translate<R: Read, S: Sink>(
+    name: &str,
+    mut open: impl FnMut() -> io::Result<R>,
+    profiles: &Profiles,
+    tracker: &mut ControlTracker,
+    sink: &mut S,
+) -> Result<FileOutcome, TranslateError> {
+    let read_error = |source| TranslateError::Read {
+        file: name.to_string(),
+        source,
+    };
+    let config = engine_config(profiles);
+    let mut verdicts = EnvelopeVerdicts::default();
+    let mut reader = Hashing::new(open().map_err(read_error)?);
+    run(&mut reader, config, &mut verdicts).map_err(read_error)?;
+    let file = FileInfo {
+        name: name.to_string(),
+        sha256: reader.hex(),
+    };
+    let mut reader = Hashing::new(open().map_err(read_error)?);
+    let mut translator = Translator::new(profiles, &verdicts, tracker, &file, sink);
+    let summary = run(&mut reader, config, &mut translator).map_err(read_error)?;
+    let counts = translator
+        .finish()
+        .map_err(|source| TranslateError::Output {
+            file: name.to_string(),
+            source,
+        })?;
+    if reader.hex() != file.sha256 {
+        return Err(TranslateError::Changed {
+            file: name.to_string(),
+        });
+    }
+    Ok(FileOutcome {
+        file,
+        summary,
+        counts,
+    })
+}
+
+/// Translates a file on disk; records carry its name without directories.
+pub fn translate_file<S: Sink>(
+    path: &Path,
+    profiles: &Profiles,
+    tracker: &mut ControlTracker,
+    sink: &mut S,
+) -> Result<FileOutcome, TranslateError> {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    translate(&name, || std::fs::File::open(path), profiles, tracker, sink)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::x12::grammar::Grammars;
+    use crate::x12::policy::Policy;
+
+    const ISA: &str = "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *260105*1430*U*00401*000000001*0*P*>~";
+
+    fn run_text(text: &str) -> (Collect, FileOutcome) {
+        let profiles = Profiles::new(Grammars::embedded().expect("grammars"), Policy::Standard);
+        let mut sink = Collect::default();
+        let mut tracker = ControlTracker::default();
+        let outcome = translate(
+            "t.edi",
+            || Ok(text.as_bytes()),
+            &profiles,
+            &mut tracker,
+            &mut sink,
+        )
+        .expect("in-memory input");
+        (sink, outcome)
+    }
+
+    #[test]
+    fn accepted_997_becomes_a_record_with_envelope_fields() {
+        let text = format!(
+            "{ISA}GS*FA*SENDER*RECEIVER*20260105*1430*1*X*004010~ST*997*0001~AK1*OW*5~AK9*A*0*0*0~SE*4*0001~GE*1*1~IEA*1*000000001~"
+        );
+        let (out, outcome) = run_text(&text);
+        assert_eq!(outcome.counts.records, 1);
+        let r = &out.records[0];
+        assert_eq!(r.partner, "unknown");
+        assert_eq!(r.id.len(), 32);
+        assert_eq!(r.source.sender.as_deref(), Some("ZZ:SENDER"));
+        assert_eq!(
+            r.source.interchange_date.as_deref(),
+            Some("2026-01-05T14:30")
+        );
+        assert_eq!(r.source.position, Some(1));
+        assert_eq!(
+            r.source.file_sha256.as_deref(),
+            Some(hex::encode(Sha256::digest(text.as_bytes())).as_str())
+        );
+    }
+
+    #[test]
+    fn rejected_group_without_sets_is_reported_once() {
+        let text =
+            format!("{ISA}GS*FA*SENDER*RECEIVER*20260105*1430*1*X*004010~GE*0*2~IEA*1*000000001~");
+        let (out, outcome) = run_text(&text);
+        assert_eq!(outcome.counts.rejected, 1);
+        assert!(out.records.is_empty());
+        assert_eq!(
+            out.rejected[0].to_string(),
+            "rejected group GS06 1 (ISA13 000000001) at GE: AK905:4 GE02 \"2\" does not match GS06 \"1\""
+        );
+    }
+
+    #[test]
+    fn ta1_of_a_rejected_interchange_is_not_a_record() {
+        let ok = format!("{ISA}TA1*000000907*260105*1447*A*000~IEA*0*000000001~");
+        let (out, _) = run_text(&ok);
+        assert_eq!(out.records.len(), 1);
+        assert_eq!(out.records[0].source.transaction_set, None);
+        let bad = format!("{ISA}TA1*000000907*260105*1447*A*000~IEA*0*000000002~");
+        let (out, outcome) = run_text(&bad);
+        assert!(out.records.is_empty());
+        assert_eq!(outcome.counts.rejected, 1);
+        let line = out.rejected[0].to_string();
+        assert!(
+            line.starts_with("rejected interchange ISA13 000000001 at IEA: TA105:001"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn set_in_rejected_interchange_carries_the_interchange_error() {
+        let text = format!(
+            "{ISA}GS*FA*SENDER*RECEIVER*20260105*1430*1*X*004010~ST*997*0001~AK1*OW*5~AK9*A*0*0*0~SE*4*0001~GE*1*1~IEA*1*000000009~"
+        );
+        let (out, outcome) = run_text(&text);
+        assert!(out.records.is_empty());
+        assert_eq!(outcome.counts.rejected, 1, "{:?}", out.rejected);
+        let line = out.rejected[0].to_string();
+        assert!(
+            line.starts_with("rejected 997 ST02 0001 (ISA13 000000001, GS06 1) at IEA: TA105:001"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn broken_header_is_reported_as_rejected_input() {
+        let (out, outcome) = run_text("ISA*00*          *00*          *ZZ*KESTREL  *ZZ*GRANITE");
+        assert!(out.records.is_empty());
+        assert_eq!(outcome.counts.rejected, 1);
+        let line = out.rejected[0].to_string();
+        assert!(
+            line.starts_with("rejected input at byte 0: TA105:023"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn non_x12_input_yields_nothing() {
+        let (out, outcome) = run_text("order,qty\nA1,3\n");
+        assert!(!outcome.summary.x12);
+        assert!(out.records.is_empty() && out.rejected.is_empty() && out.skipped.is_empty());
+    }
+
+    #[test]
+    fn sets_without_a_mapper_are_unmapped() {
+        for set in ["204", "810"] {
+            assert_eq!(mapper(set).err().map(|u| u.set), Some(set.to_string()));
+        }
+        for set in ["856", "214", "940", "945", "997", "999"] {
+            assert!(mapper(set).is_ok(), "{set}");
+        }
+    }
+
+    #[test]
+    fn control_tracker_warns_on_reuse_and_stays_bounded() {
+        let mut t = ControlTracker::new(1);
+        let key = ["ZZ:A", "000000001", "1", "0001"];
+        assert!(!t.reused(key, &[1; 32]));
+        assert!(!t.reused(key, &[1; 32]));
+        assert!(t.reused(key, &[2; 32]));
+        let other = ["ZZ:A", "000000001", "1", "0002"];
+        assert!(!t.reused(other, &[1; 32]));
+        assert!(
+            !t.reused(other, &[2; 32]),
+            "past the cap, keys are not remembered"
+        );
+        assert_eq!(t.seen.len(), 1);
+    }
+
+    #[test]
+    fn warning_messages_are_capped_with_a_count() {
+        use crate::x12::finding::Location;
+        use crate::x12::policy::Rule;
+        let mut findings = Findings::default();
+        for i in 0..4 {
+            let loc = Location::default();
+            findings.push(Finding::new(
+                Policy::Standard,
+                Rule::IsaPadding,
+                None,
+                loc,
+                format!("w{i}"),
+            ));
+        }
+        let loc = Location::default();
+        findings.push(Finding::new(
+            Policy::Standard,
+            Rule::ControlMismatch,
+            None,
+            loc,
+            "e",
+        ));
+        assert_eq!(
+            warning_messages(&findings, 2),
+            ["w0", "w1", "... and 2 more finding(s)"]
+        );
+        assert_eq!(
+            first_error(&findings).map(|f| f.message),
+            Some("e".to_string())
+        );
+    }
+}

@@ -1,0 +1,603 @@
+//! Trading-partner files: one TOML file per partner, checked at load time with `file:line:column`.
+//!
+//! ```toml
+//! id = "bramblewood"
+//! name = "Bramblewood Home Goods"
+//! timezone = "America/Chicago"
+//!
+//! [x12]
+//! sender = "ZZ:BRAMBLEWOODHG"      # ISA05:ISA06 of what they send us
+//! receiver = "ZZ:NORTHGATE3PL"     # ISA07:ISA08
+//! gs_sender = "BRAMBLEWOODHG"      # optional: GS02 must match too
+//! policy = "standard"
+//! ack = "997"
+//! ak2 = "all"
+//! grammars = ["grammars/940.toml"]
+//!
+//! [milestones]
+//! X6 = { milestone = "out_for_delivery" }
+//! "SD+AO" = { milestone = "delayed", exception_reason = "weather" }
+//!
+//! [inbound]
+//! source = "spool"
+//! ```
+//!
+//! Invariants of a loaded directory: partner ids are unique, no two partners claim the same
+//! ISA sender/receiver pair, and `"unknown"` (what records of unmatched interchanges carry) is not
+//! a partner id.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::canonical::map::{MappingSettings, MilestoneOverride};
+use crate::x12::ack::{AckKind, Ak2For};
+use crate::x12::grammar::line_col;
+use crate::x12::policy::Policy;
+
+/// The partner id records carry when no partner matched.
+pub const UNKNOWN_PARTNER: &str = "unknown";
+
+/// A problem in a partner file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct ConfigError {
+    /// The file.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A partner file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartnerConfig {
+    /// The partner's id: letters, digits, `-`, `_` and `.`, at most 64 characters. Records carry
+    /// it in `partner`, and it enters every record id, so changing it changes the ids.
+    pub id: Spanned<String>,
+    /// The partner's name, for people.
+    pub name: String,
+    /// IANA time zone (e.g. `"America/Chicago"`) for times the partner sends without a zone.
+    #[serde(default)]
+    pub timezone: Option<Spanned<String>>,
+    /// How the partner exchanges X12; absent for partners that only send flat files.
+    #[serde(default)]
+    pub x12: Option<X12Config>,
+    /// 214 milestone overrides keyed by AT701 (`"X6"`) or AT701+AT702 (`"SD+AO"`); see
+    /// x12-reference §5.3.
+    #[serde(default)]
+    pub milestones: BTreeMap<Spanned<String>, MilestoneOverride>,
+    /// Where the partner's files come from.
+    #[serde(default)]
+    pub inbound: Option<InboundConfig>,
+    /// Flat-file layouts (`[[flat]]`). Kept as raw TOML until the flat-layout type is merged,
+    /// which then replaces this field's type.
+    #[serde(default)]
+    pub flat: Vec<toml::Value>,
+}
+
+/// The `[x12]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct X12Config {
+    /// ISA05:ISA06 of the partner's interchanges, e.g. `"ZZ:ACMEWMS"` (padding not included).
+    pub sender: Spanned<String>,
+    /// ISA07:ISA08 of the partner's interchanges (that is, us as they address us).
+    pub receiver: Spanned<String>,
+    /// GS02 the partner's groups must carry, when set.
+    #[serde(default)]
+    pub gs_sender: Option<String>,
+    /// GS03 the partner's groups must carry, when set.
+    #[serde(default)]
+    pub gs_receiver: Option<String>,
+    /// Validation policy: `"strict"`, `"standard"` (default) or `"lenient"`.
+    #[serde(default)]
+    pub policy: Policy,
+    /// Functional acknowledgment to send: `"997"` (default), `"999"` or `"none"`.
+    #[serde(default)]
+    pub ack: AckKind,
+    /// AK2 loops for `"all"` sets (default) or only for sets with `"errors"`.
+    #[serde(default)]
+    pub ak2: Ak2For,
+    /// Grammar files that replace the built-in grammar of the same set and version for this
+    /// partner; paths are relative to this file's directory.
+    #[serde(default)]
+    pub grammars: Vec<Spanned<PathBuf>>,
+}
+
+/// The `[inbound]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InboundConfig {
+    /// Where files arrive: `"spool"` (the local spool directory) is the only source so far.
+    pub source: InboundSource,
+}
+
+/// Where a partner's files arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InboundSource {
+    /// The local spool directory.
+    Spool,
+}
+
+/// A checked partner, with paths resolved and the time zone parsed.
+#[derive(Debug, Clone)]
+pub struct Partner {
+    /// The file it was read from.
+    pub file: PathBuf,
+    /// Partner id.
+    pub id: String,
+    /// Partner name.
+    pub name: String,
+    /// Default time zone.
+    pub timezone: Option<chrono_tz::Tz>,
+    /// X12 settings, when the partner exchanges X12.
+    pub x12: Option<X12Partner>,
+    /// Milestone overrides by `"X6"` / `"SD+AO"`.
+    pub milestones: BTreeMap<String, MilestoneOverride>,
+    /// Inbound source.
+    pub inbound: Option<InboundSource>,
+    /// Flat layouts, raw (see [`PartnerConfig::flat`]).
+    pub flat: Vec<toml::Value>,
+}
+
+/// A partner's checked X12 settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct X12Partner {
+    /// ISA05:ISA06.
+    pub sender: String,
+    /// ISA07:ISA08.
+    pub receiver: String,
+    /// GS02 to require.
+    pub gs_sender: Option<String>,
+    /// GS03 to require.
+    pub gs_receiver: Option<String>,
+    /// Validation policy.
+    pub policy: Policy,
+    /// Functional acknowledgment kind.
+    pub ack: AckKind,
+    /// AK2 loops for all sets or errors only.
+    pub ak2: Ak2For,
+    /// Grammar files, resolved against the partner file's directory.
+    pub grammars: Vec<PathBuf>,
+}
+
+impl Partner {
+    /// What the mappers need from this partner.
+    pub fn mapping_settings(&self) -> MappingSettings {
+        MappingSettings {
+            partner: self.id.clone(),
+            default_timezone: self.timezone,
+            milestones: self.milestones.clone(),
+        }
+    }
+
+    /// Parses and checks one partner file's text; `path` locates errors and relative paths.
+    pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<ConfigError>> {
+        let mut ctx = Ctx {
+            file: path.display().to_string(),
+            text,
+            errors: Vec::new(),
+        };
+        let config: PartnerConfig = match toml::from_str(text) {
+            Ok(c) => c,
+            Err(e) => {
+                ctx.err(e.span().map_or(0, |s| s.start), e.message());
+                return Err(ctx.errors);
+            }
+        };
+        let partner = ctx.check(path, config);
+        ctx.errors.sort_by_key(|e| (e.line, e.column));
+        if ctx.errors.is_empty() {
+            Ok(partner)
+        } else {
+            Err(ctx.errors)
+        }
+    }
+
+    /// Reads and checks one partner file.
+    pub fn load(path: &Path) -> Result<Partner, Vec<ConfigError>> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![ConfigError {
+                file: path.display().to_string(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read: {e}"),
+            }]
+        })?;
+        Partner::parse(path, &text)
+    }
+}
+
+struct Ctx<'a> {
+    file: String,
+    text: &'a str,
+    errors: Vec<ConfigError>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, at: usize, message: impl Into<String>) {
+        let (line, column) = line_col(self.text, at);
+        self.errors.push(ConfigError {
+            file: self.file.clone(),
+            line,
+            column,
+            message: message.into(),
+        });
+    }
+
+    fn check(&mut self, path: &Path, c: PartnerConfig) -> Partner {
+        let id = c.id.get_ref().clone();
+        let id_ok = !id.is_empty()
+            && id.len() <= 64
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if !id_ok {
+            self.err(
+                c.id.span().start,
+                format!("id {id:?} must be 1 to 64 letters, digits, '-', '_' or '.'"),
+            );
+        } else if id == UNKNOWN_PARTNER {
+            self.err(
+                c.id.span().start,
+                "id \"unknown\" is reserved for unmatched interchanges",
+            );
+        }
+        let timezone = c.timezone.as_ref().and_then(|tz| {
+            let parsed = tz.get_ref().parse::<chrono_tz::Tz>().ok();
+            if parsed.is_none() {
+                let msg = format!("timezone {:?} is not an IANA time zone name", tz.get_ref());
+                self.err(tz.span().start, msg);
+            }
+            parsed
+        });
+        let mut milestones = BTreeMap::new();
+        for (key, value) in c.milestones {
+            if !milestone_key_ok(key.get_ref()) {
+                let msg = format!(
+                    "milestone key {:?} must be a status code (\"X6\") or code+reason (\"SD+AO\")",
+                    key.get_ref()
+                );
+                self.err(key.span().start, msg);
+            }
+            milestones.insert(key.into_inner(), value);
+        }
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let x12 = c.x12.map(|x| self.check_x12(dir, x));
+        Partner {
+            file: path.to_path_buf(),
+            id,
+            name: c.name,
+            timezone,
+            x12,
+            milestones,
+            inbound: c.inbound.map(|i| i.source),
+            flat: c.flat,
+        }
+    }
+
+    fn check_x12(&mut self, dir: &Path, x: X12Config) -> X12Partner {
+        for (what, v) in [("sender", &x.sender), ("receiver", &x.receiver)] {
+            if !isa_id_ok(v.get_ref()) {
+                let msg = format!(
+                    "{what} {:?} must be ISA qualifier and id as \"ZZ:ACMEWMS\" (2 characters, ':', 1 to 15 characters)",
+                    v.get_ref()
+                );
+                self.err(v.span().start, msg);
+            }
+        }
+        let mut grammars = Vec::new();
+        for g in &x.grammars {
+            let resolved = dir.join(g.get_ref());
+            if !resolved.is_file() {
+                let msg = format!("grammar file {} does not exist", resolved.display());
+                self.err(g.span().start, msg);
+            }
+            grammars.push(resolved);
+        }
+        X12Partner {
+            sender: x.sender.get_ref().trim().to_string(),
+            receiver: x.receiver.get_ref().trim().to_string(),
+            gs_sender: x.gs_sender.map(|s| s.trim().to_string()),
+            gs_receiver: x.gs_receiver.map(|s| s.trim().to_string()),
+            policy: x.policy,
+            ack: x.ack,
+            ak2: x.ak2,
+            grammars,
+        }
+    }
+}
+
+/// `QQ:ID`: a 2-character qualifier and a 1- to 15-character id.
+fn isa_id_ok(v: &str) -> bool {
+    let v = v.trim();
+    match v.split_once(':') {
+        Some((q, id)) => {
+            q.len() == 2
+                && q.bytes().all(|b| b.is_ascii_alphanumeric())
+                && (1..=15).contains(&id.trim().len())
+        }
+        None => false,
+    }
+}
+
+/// `X6` or `SD+AO`: upper-case letters and digits, two each.
+fn milestone_key_ok(key: &str) -> bool {
+    let code = |c: &str| {
+        c.len() == 2
+            && c.bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    };
+    match key.split_once('+') {
+        Some((status, reason)) => code(status) && code(reason),
+        None => code(key),
+    }
+}
+
+/// Loads every `*.toml` file in `dir` (not its subdirectories) as a partner, sorted by file name.
+/// Returns every problem of every file, including duplicate ids and duplicate sender/receiver
+/// pairs across files.
+pub fn load_dir(dir: &Path) -> Result<Vec<Partner>, Vec<ConfigError>> {
+    let dir_error = |e: std::io::Error| {
+        vec![ConfigError {
+            file: dir.display().to_string(),
+            line: 1,
+            column: 1,
+            message: format!("cannot read directory: {e}"),
+        }]
+    };
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(dir_error)? {
+        let path = entry.map_err(dir_error)?.path();
+        if path.is_file() && path.extension().is_some_and(|e| e == "toml") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    let mut errors = Vec::new();
+    let mut partners = Vec::new();
+    for path in files {
+        match Partner::load(&path) {
+            Ok(p) => partners.push(p),
+            Err(e) => errors.extend(e),
+        }
+    }
+    errors.extend(duplicates(&partners));
+    if errors.is_empty() {
+        Ok(partners)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Duplicate ids and sender/receiver pairs, reported at the later file.
+fn duplicates(partners: &[Partner]) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let mut ids: HashMap<&str, &Path> = HashMap::new();
+    let mut pairs: HashMap<(&str, &str), &Partner> = HashMap::new();
+    for p in partners {
+        let located = |key: &str, message: String| {
+            let text = std::fs::read_to_string(&p.file).unwrap_or_default();
+            let at = find_key(&text, key);
+            let (line, column) = line_col(&text, at);
+            ConfigError {
+                file: p.file.display().to_string(),
+                line,
+                column,
+                message,
+            }
+        };
+        if let Some(first) = ids.insert(&p.id, &p.file) {
+            errors.push(located(
+                "id",
+                format!("partner id {:?} is also used by {}", p.id, first.display()),
+            ));
+        }
+        if let Some(x) = &p.x12
+            && let Some(first) = pairs.insert((&x.sender, &x.receiver), p)
+        {
+            errors.push(located(
+                "sender",
+                format!(
+                    "sender {} / receiver {} is also claimed by partner {:?} ({})",
+                    x.sender,
+                    x.receiver,
+                    first.id,
+                    first.file.display()
+                ),
+            ));
+        }
+    }
+    errors
+}
+
+/// Byte offset of the line that assigns `key` (for locating cross-file errors), else 0.
+fn find_key(text: &str, key: &str) -> usize {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            return offset + (line.len() - trimmed.len());
+        }
+        offset += line.len();
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::record::Milestone;
+
+    const FULL: &str = r#"
+id = "bramblewood"
+name = "Bramblewood Home Goods"
+timezone = "America/Chicago"
+
+[x12]
+sender = "ZZ:BRAMBLEWOODHG"
+receiver = "ZZ:NORTHGATE3PL"
+gs_sender = "BRAMBLEWOODHG"
+policy = "lenient"
+ack = "999"
+ak2 = "errors"
+
+[milestones]
+X6 = { milestone = "out_for_delivery" }
+"SD+AO" = { milestone = "delayed", exception_reason = "weather" }
+
+[inbound]
+source = "spool"
+
+[[flat]]
+name = "orders"
+"#;
+
+    fn parse(text: &str) -> Result<Partner, Vec<ConfigError>> {
+        Partner::parse(Path::new("/etc/edigate/partners/p.toml"), text)
+    }
+
+    #[test]
+    fn full_file_loads() {
+        let p = parse(FULL).expect("valid");
+        assert_eq!(p.id, "bramblewood");
+        assert_eq!(p.timezone, Some(chrono_tz::America::Chicago));
+        let x = p.x12.as_ref().expect("x12");
+        assert_eq!(x.sender, "ZZ:BRAMBLEWOODHG");
+        assert_eq!(x.gs_sender.as_deref(), Some("BRAMBLEWOODHG"));
+        assert_eq!(x.gs_receiver, None);
+        assert_eq!(
+            (x.policy, x.ack, x.ak2),
+            (Policy::Lenient, AckKind::Ack999, Ak2For::Errors)
+        );
+        assert_eq!(
+            p.milestones["X6"].milestone,
+            Some(Milestone::OutForDelivery)
+        );
+        assert_eq!(
+            p.milestones["SD+AO"].exception_reason.as_deref(),
+            Some("weather")
+        );
+        assert_eq!(p.inbound, Some(InboundSource::Spool));
+        assert_eq!(p.flat.len(), 1);
+        let s = p.mapping_settings();
+        assert_eq!(s.partner, "bramblewood");
+        assert_eq!(s.milestones.len(), 2);
+    }
+
+    #[test]
+    fn defaults() {
+        let p = parse("id = \"a\"\nname = \"A\"\n[x12]\nsender = \"01:1\"\nreceiver = \"ZZ:B\"\n")
+            .expect("valid");
+        let x = p.x12.expect("x12");
+        assert_eq!(
+            (x.policy, x.ack, x.ak2),
+            (Policy::Standard, AckKind::Ack997, Ak2For::All)
+        );
+        assert!(p.timezone.is_none() && p.milestones.is_empty() && p.flat.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_line_and_column() {
+        let errs = parse("id = \"a\"\nname = \"A\"\n[x12]\nsender = \"ZZ:A\"\nreceiver = \"ZZ:B\"\nretries = 3\n")
+            .expect_err("unknown key");
+        assert_eq!(errs.len(), 1);
+        assert_eq!((errs[0].line, errs[0].column), (6, 1), "{}", errs[0]);
+        assert!(errs[0].message.contains("retries"), "{}", errs[0]);
+        let errs =
+            parse("id = \"a\"\nname = \"A\"\n[inbound]\nsource = \"spool\"\npath = \"/x\"\n")
+                .expect_err("inbound accepts only source");
+        assert!(
+            errs[0]
+                .to_string()
+                .starts_with("/etc/edigate/partners/p.toml:5:"),
+            "{}",
+            errs[0]
+        );
+    }
+
+    #[test]
+    fn every_value_problem_is_reported() {
+        let text = concat!(
+            "id = \"unknown\"\nname = \"A\"\ntimezone = \"Mars/Olympus\"\n",
+            "[x12]\nsender = \"ACME\"\nreceiver = \"ZZ:B\"\ngrammars = [\"nope/940.toml\"]\n",
+            "[milestones]\nx6 = { milestone = \"in_transit\" }\n\"SD+A\" = { ignore = true }\n"
+        );
+        let errs = parse(text).expect_err("invalid");
+        let lines: Vec<usize> = errs.iter().map(|e| e.line).collect();
+        assert_eq!(lines, [1, 3, 5, 7, 9, 10], "{errs:#?}");
+        assert!(errs[2].message.contains("ZZ:ACMEWMS"));
+    }
+
+    #[test]
+    fn bad_policy_and_milestone_values_are_errors() {
+        let errs = parse("id = \"a\"\nname = \"A\"\n[x12]\nsender = \"ZZ:A\"\nreceiver = \"ZZ:B\"\npolicy = \"loose\"\n")
+            .expect_err("bad policy");
+        assert_eq!(errs[0].line, 6);
+        let errs =
+            parse("id = \"a\"\nname = \"A\"\n[milestones]\nX6 = { milestone = \"teleported\" }\n")
+                .expect_err("bad milestone");
+        assert_eq!(errs[0].line, 4);
+    }
+
+    #[test]
+    fn directory_reports_duplicates_at_the_later_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write =
+            |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("write");
+        write(
+            "a.toml",
+            "id = \"acme\"\nname = \"A\"\n[x12]\nsender = \"ZZ:A\"\nreceiver = \"ZZ:B\"\n",
+        );
+        write(
+            "b.toml",
+            "name = \"B\"\nid = \"acme\"\n[x12]\nsender = \"ZZ:C\"\nreceiver = \"ZZ:B\"\n",
+        );
+        write(
+            "c.toml",
+            "id = \"other\"\nname = \"C\"\n[x12]\n  sender = \"ZZ:A\"\nreceiver = \"ZZ:B\"\n",
+        );
+        write("notes.txt", "not a partner");
+        let errs = load_dir(dir.path()).expect_err("duplicates");
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert!(
+            errs[0].file.ends_with("b.toml") && errs[0].line == 2,
+            "{}",
+            errs[0]
+        );
+        assert!(errs[0].message.contains("a.toml"), "{}", errs[0]);
+        assert!(
+            errs[1].file.ends_with("c.toml") && (errs[1].line, errs[1].column) == (4, 3),
+            "{}",
+            errs[1]
+        );
+        std::fs::remove_file(dir.path().join("b.toml")).expect("rm");
+        std::fs::remove_file(dir.path().join("c.toml")).expect("rm");
+        let partners = load_dir(dir.path()).expect("valid");
+        assert_eq!(partners.len(), 1);
+    }
+
+    #[test]
+    fn grammar_paths_resolve_against_the_partner_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("g")).expect("mkdir");
+        std::fs::write(dir.path().join("g/940.toml"), "").expect("write");
+        let file = dir.path().join("p.toml");
+        let text = "id = \"a\"\nname = \"A\"\n[x12]\nsender = \"ZZ:A\"\nreceiver = \"ZZ:B\"\ngrammars = [\"g/940.toml\"]\n";
+        let p = Partner::parse(&file, text).expect("valid");
+        assert_eq!(
+            p.x12.expect("x12").grammars,
+            [dir.path().join("g/940.toml")]
+        );
+    }
+}
