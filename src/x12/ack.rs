@@ -178,11 +178,7 @@ fn set_ack(outcome: &SetOutcome) -> SetAck {
         noted = true;
         let loc = &f.location;
         match code.kind {
-            CodeKind::Ak502 => {
-                if !codes.contains(&code.value) {
-                    codes.push(code.value);
-                }
-            }
+            CodeKind::Ak502 if !codes.contains(&code.value) => codes.push(code.value),
             CodeKind::Ak304 | CodeKind::Ak403 => {
                 let id = loc.segment_id.clone().unwrap_or_default();
                 let position = loc.segment_position.unwrap_or(0);

@@ -680,7 +680,7 @@ fn parse_syntax(note: &str, count: usize) -> Result<SyntaxNote, String> {
         return Err(format!("syntax note {note:?} is not like P0405 or L010203"));
     }
     let mut positions = Vec::new();
-    for pair in note[1..].as_bytes().chunks(2) {
+    for pair in bytes[1..].chunks(2) {
         let p: usize = std::str::from_utf8(pair).ok().and_then(|s| s.parse().ok()).ok_or_else(|| format!("syntax note {note:?} has a bad position"))?;
         if p == 0 || p > count {
             return Err(format!("syntax note {note} names element {p} of {count}"));
