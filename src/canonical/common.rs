@@ -304,16 +304,16 @@ pub fn push_unique(list: &mut Vec<String>, value: String) {
 /// purchase_order, `BM` bill_of_lading, `CN` pro_number, `2I` tracking_numbers, `LO`
 /// load_number, `AO` appointment_number. Other qualifiers are not references.
 pub fn reference_qualifier(refs: &mut References, qualifier: &str, value: &str) {
-    let value = Some(value.to_string());
-    match qualifier {
-        "PO" => set_once(&mut refs.purchase_order, value),
-        "BM" => set_once(&mut refs.bill_of_lading, value),
-        "CN" => set_once(&mut refs.pro_number, value),
-        "LO" => set_once(&mut refs.load_number, value),
-        "AO" => set_once(&mut refs.appointment_number, value),
-        "2I" => push_unique(&mut refs.tracking_numbers, value.unwrap_or_default()),
-        _ => {}
-    }
+    let slot = match qualifier {
+        "PO" => &mut refs.purchase_order,
+        "BM" => &mut refs.bill_of_lading,
+        "CN" => &mut refs.pro_number,
+        "LO" => &mut refs.load_number,
+        "AO" => &mut refs.appointment_number,
+        "2I" => return push_unique(&mut refs.tracking_numbers, value.to_string()),
+        _ => return,
+    };
+    set_once(slot, Some(value.to_string()));
 }
 
 /// Adds an N9/REF/L11 entry to `references_extra`. A repeated qualifier keeps its first value
