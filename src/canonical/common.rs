@@ -151,11 +151,10 @@ pub fn date(value: &str) -> Option<String> {
     NaiveDate::from_ymd_opt(year, month, day).map(|d| d.format("%Y-%m-%d").to_string())
 }
 
-/// The century of a 2-digit year (ISA09, TA102): POSIX `%y`, so `69`–`99` are 19xx and `00`–`68`
-/// are 20xx.
-pub fn century_year(yy: u32) -> i32 {
-    // yy < 100 is checked by the callers; the cast cannot truncate.
-    let yy = yy as i32;
+/// The full year of a 2-digit year (ISA09, TA102): POSIX `%y`, so `69`–`99` are 19xx and
+/// `00`–`68` are 20xx (values above 99 are taken modulo 100).
+pub fn century_year(yy: u8) -> i32 {
+    let yy = i32::from(yy % 100);
     if yy >= 69 { 1900 + yy } else { 2000 + yy }
 }
 
@@ -165,7 +164,7 @@ pub fn short_date(value: &str) -> Option<String> {
     if v.len() != 6 || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let yy: u32 = value[..2].parse().ok()?;
+    let yy: u8 = value[..2].parse().ok()?;
     date(&format!("{:04}{}", century_year(yy), &value[2..]))
 }
 
