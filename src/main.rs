@@ -133,12 +133,20 @@ impl<W: Write> Sink for CliSink<W> {
     }
 }
 
-fn translate(files: &[PathBuf], partners: Option<&Path>, partner: Option<&str>, policy: Option<Policy>, grammars: Option<&PathBuf>) -> Result<u8> {
+fn translate(
+    files: &[PathBuf],
+    partners: Option<&Path>,
+    partner: Option<&str>,
+    policy: Option<Policy>,
+    grammars: Option<&PathBuf>,
+) -> Result<u8> {
     let grammars = load_grammars(grammars)?;
     let mut profiles = Profiles::new(grammars, policy.unwrap_or_default());
     if let Some(dir) = partners {
         let loaded = edigate::config::load_dir(dir).map_err(|e| anyhow::anyhow!(join(&e)))?;
-        profiles = profiles.with_partners(&loaded).map_err(|e| anyhow::anyhow!(join(&e)))?;
+        profiles = profiles
+            .with_partners(&loaded)
+            .map_err(|e| anyhow::anyhow!(join(&e)))?;
     }
     if let Some(id) = partner {
         profiles.force(id)?;
@@ -147,7 +155,10 @@ fn translate(files: &[PathBuf], partners: Option<&Path>, partner: Option<&str>, 
         profiles.override_policy(p);
     }
     let mut tracker = ControlTracker::default();
-    let mut sink = CliSink { out: BufWriter::new(io::stdout().lock()), file: String::new() };
+    let mut sink = CliSink {
+        out: BufWriter::new(io::stdout().lock()),
+        file: String::new(),
+    };
     let mut worst = 0;
     for path in files {
         sink.file = path.display().to_string();
@@ -185,7 +196,14 @@ enum Ak2Arg {
     Errors,
 }
 
-fn ack(file: &PathBuf, kind: AckArg, ak2: Ak2Arg, policy: Policy, grammars: Option<&PathBuf>, timestamp: Option<&str>) -> Result<u8> {
+fn ack(
+    file: &PathBuf,
+    kind: AckArg,
+    ak2: Ak2Arg,
+    policy: Policy,
+    grammars: Option<&PathBuf>,
+    timestamp: Option<&str>,
+) -> Result<u8> {
     use edigate::x12::ack::{AckBuilder, AckKind, AckOptions, Ak2For, MemoryCounters};
     let grammars = load_grammars(grammars)?;
     let config = EngineConfig::new(&grammars, policy);
@@ -201,13 +219,17 @@ fn ack(file: &PathBuf, kind: AckArg, ak2: Ak2Arg, policy: Policy, grammars: Opti
         ..AckOptions::default()
     };
     if let Some(ts) = timestamp {
-        anyhow::ensure!(ts.len() == 12 && ts.bytes().all(|b| b.is_ascii_digit()), "--timestamp must be YYYYMMDDHHMM, got {ts:?}");
+        anyhow::ensure!(
+            ts.len() == 12 && ts.bytes().all(|b| b.is_ascii_digit()),
+            "--timestamp must be YYYYMMDDHHMM, got {ts:?}"
+        );
         options.timestamp = (ts[..8].to_string(), ts[8..].to_string());
     }
     let mut counters = MemoryCounters::default();
     let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let mut builder = AckBuilder::new(options, &mut counters);
-    let summary = run(f, config, &mut builder).with_context(|| format!("cannot read {}", file.display()))?;
+    let summary =
+        run(f, config, &mut builder).with_context(|| format!("cannot read {}", file.display()))?;
     for doc in builder.finish() {
         print!("{}", doc.text);
     }
@@ -223,19 +245,34 @@ fn load_grammars(dir: Option<&PathBuf>) -> Result<Grammars> {
 }
 
 fn join<E: std::fmt::Display>(errors: &[E]) -> String {
-    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
-fn validate(files: &[PathBuf], format: Format, policy: Policy, grammars: Option<&PathBuf>, envelope_only: bool) -> Result<u8> {
+fn validate(
+    files: &[PathBuf],
+    format: Format,
+    policy: Policy,
+    grammars: Option<&PathBuf>,
+    envelope_only: bool,
+) -> Result<u8> {
     let grammars = load_grammars(grammars)?;
     let mut config = EngineConfig::new(&grammars, policy);
     config.validate_grammar = !envelope_only;
     let mut worst = 0;
     for path in files {
-        let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let mut visitor = ReportVisitor::default();
-        let summary = run(std::io::BufReader::with_capacity(0, file), config, &mut visitor)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let summary = run(
+            std::io::BufReader::with_capacity(0, file),
+            config,
+            &mut visitor,
+        )
+        .with_context(|| format!("cannot read {}", path.display()))?;
         let report = visitor.finish(&path.display().to_string(), summary);
         if report.summary.rejected {
             worst = 1;
@@ -258,15 +295,47 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Validate { files, format, policy, grammars, envelope_only } => {
-            validate(&files, format, policy.into(), grammars.as_ref(), envelope_only)
-        }
-        Command::Ack { file, kind, ak2, policy, grammars, timestamp } => {
-            ack(&file, kind, ak2, policy.into(), grammars.as_ref(), timestamp.as_deref())
-        }
-        Command::Translate { files, partners, partner, policy, grammars } => {
-            translate(&files, partners.as_deref(), partner.as_deref(), policy.map(Policy::from), grammars.as_ref())
-        }
+        Command::Validate {
+            files,
+            format,
+            policy,
+            grammars,
+            envelope_only,
+        } => validate(
+            &files,
+            format,
+            policy.into(),
+            grammars.as_ref(),
+            envelope_only,
+        ),
+        Command::Ack {
+            file,
+            kind,
+            ak2,
+            policy,
+            grammars,
+            timestamp,
+        } => ack(
+            &file,
+            kind,
+            ak2,
+            policy.into(),
+            grammars.as_ref(),
+            timestamp.as_deref(),
+        ),
+        Command::Translate {
+            files,
+            partners,
+            partner,
+            policy,
+            grammars,
+        } => translate(
+            &files,
+            partners.as_deref(),
+            partner.as_deref(),
+            policy.map(Policy::from),
+            grammars.as_ref(),
+        ),
     };
     match result {
         Ok(code) => ExitCode::from(code),

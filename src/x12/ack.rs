@@ -89,7 +89,10 @@ impl Default for AckOptions {
             ak2_for: Ak2For::All,
             ta1_on_errors: true,
             line_breaks: true,
-            timestamp: (now.format("%Y%m%d").to_string(), now.format("%H%M").to_string()),
+            timestamp: (
+                now.format("%Y%m%d").to_string(),
+                now.format("%H%M").to_string(),
+            ),
         }
     }
 }
@@ -160,7 +163,13 @@ pub struct AckBuilder<'c> {
 impl<'c> AckBuilder<'c> {
     /// A builder drawing control numbers from `counters`.
     pub fn new(options: AckOptions, counters: &'c mut dyn ControlNumbers) -> Self {
-        AckBuilder { options, counters, pending_sets: Vec::new(), groups: Vec::new(), documents: Vec::new() }
+        AckBuilder {
+            options,
+            counters,
+            pending_sets: Vec::new(),
+            groups: Vec::new(),
+            documents: Vec::new(),
+        }
     }
 
     /// The acknowledgment interchanges, in input order.
@@ -182,14 +191,26 @@ fn set_ack(outcome: &SetOutcome) -> SetAck {
             CodeKind::Ak304 | CodeKind::Ak403 => {
                 let id = loc.segment_id.clone().unwrap_or_default();
                 let position = loc.segment_position.unwrap_or(0);
-                let seg_code = if code.kind == CodeKind::Ak304 { code.value } else { "8" };
-                let idx = segments
-                    .iter()
-                    .position(|s| s.position == position && s.id == id && (s.code == seg_code || code.kind == CodeKind::Ak403 && s.code == "8"));
+                let seg_code = if code.kind == CodeKind::Ak304 {
+                    code.value
+                } else {
+                    "8"
+                };
+                let idx = segments.iter().position(|s| {
+                    s.position == position
+                        && s.id == id
+                        && (s.code == seg_code || code.kind == CodeKind::Ak403 && s.code == "8")
+                });
                 let idx = match idx {
                     Some(i) => i,
                     None => {
-                        segments.push(SegmentError { id, position, loop_id: loc.loop_id.clone(), code: seg_code, elements: Vec::new() });
+                        segments.push(SegmentError {
+                            id,
+                            position,
+                            loop_id: loc.loop_id.clone(),
+                            code: seg_code,
+                            elements: Vec::new(),
+                        });
                         segments.len() - 1
                     }
                 };
@@ -258,7 +279,11 @@ impl Visitor for AckBuilder<'_> {
             return;
         }
         let codes = first_codes(&outcome.findings.list, CodeKind::Ak905, 5);
-        let accepted = if outcome.rejected() { 0 } else { outcome.sets_accepted };
+        let accepted = if outcome.rejected() {
+            0
+        } else {
+            outcome.sets_accepted
+        };
         let status = if outcome.rejected() || (outcome.sets_received > 0 && accepted == 0) {
             "R"
         } else if accepted < outcome.sets_received {
@@ -271,7 +296,9 @@ impl Visitor for AckBuilder<'_> {
         self.groups.push(GroupAck {
             group: outcome.group.clone(),
             status,
-            claimed: outcome.sets_claimed.unwrap_or(u64::from(outcome.sets_received)),
+            claimed: outcome
+                .sets_claimed
+                .unwrap_or(u64::from(outcome.sets_received)),
             received: outcome.sets_received,
             accepted,
             codes,
@@ -285,10 +312,19 @@ impl Visitor for AckBuilder<'_> {
         if outcome.groups == 0 && outcome.ta1_count > 0 {
             return; // an interchange of TA1s only is itself an acknowledgment
         }
-        let envelope_noted = outcome.findings.list.iter().any(|f| f.code.is_some_and(|c| c.kind == CodeKind::Ta105));
-        let want_ta1 = ic.ack_requested() || (self.options.ta1_on_errors && (envelope_noted || outcome.rejected()));
-        let functional: Vec<GroupAck> =
-            if outcome.rejected() || self.options.kind == AckKind::None { Vec::new() } else { groups };
+        let envelope_noted = outcome
+            .findings
+            .list
+            .iter()
+            .any(|f| f.code.is_some_and(|c| c.kind == CodeKind::Ta105));
+        let want_ta1 = ic.ack_requested()
+            || (self.options.ta1_on_errors && (envelope_noted || outcome.rejected()));
+        let functional: Vec<GroupAck> = if outcome.rejected() || self.options.kind == AckKind::None
+        {
+            Vec::new()
+        } else {
+            groups
+        };
         if !want_ta1 && functional.is_empty() {
             return;
         }
@@ -305,10 +341,30 @@ impl Visitor for AckBuilder<'_> {
             } else {
                 "A"
             };
-            let note = first_codes(&outcome.findings.list, CodeKind::Ta105, 1).first().copied().unwrap_or("000");
-            let isa13_in = format!("{:0>9}", ic.control().chars().filter(char::is_ascii_digit).collect::<String>());
-            let isa13_in = if isa13_in.len() > 9 { isa13_in[isa13_in.len() - 9..].to_string() } else { isa13_in };
-            w.segment(&["TA1", &isa13_in, ic.header.field(9), ic.header.field(10), status, note]);
+            let note = first_codes(&outcome.findings.list, CodeKind::Ta105, 1)
+                .first()
+                .copied()
+                .unwrap_or("000");
+            let isa13_in = format!(
+                "{:0>9}",
+                ic.control()
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect::<String>()
+            );
+            let isa13_in = if isa13_in.len() > 9 {
+                isa13_in[isa13_in.len() - 9..].to_string()
+            } else {
+                isa13_in
+            };
+            w.segment(&[
+                "TA1",
+                &isa13_in,
+                ic.header.field(9),
+                ic.header.field(10),
+                status,
+                note,
+            ]);
         }
         let n_groups = functional.len();
         for g in &functional {
@@ -337,13 +393,24 @@ impl Writer {
     fn new(ic: &Interchange, options: &AckOptions) -> Self {
         let d = ic.header.delimiters;
         let line_break = options.line_breaks && d.segment != Terminator::Newline;
-        Writer { out: String::new(), d, line_break, count: 0 }
+        Writer {
+            out: String::new(),
+            d,
+            line_break,
+            count: 0,
+        }
     }
 
     fn clean(&self, value: &str) -> String {
         value
             .chars()
-            .map(|c| if c.is_ascii() && self.d.is_delimiter(c as u8) || c.is_control() { ' ' } else { c })
+            .map(|c| {
+                if c.is_ascii() && self.d.is_delimiter(c as u8) || c.is_control() {
+                    ' '
+                } else {
+                    c
+                }
+            })
             .collect::<String>()
             .trim()
             .to_string()
@@ -373,8 +440,16 @@ impl Writer {
 
     fn isa(&mut self, ic: &Interchange, isa13: &str, options: &AckOptions) {
         let h = &ic.header;
-        let version = if h.field(12).len() == 5 && h.field(12).bytes().all(|b| b.is_ascii_digit()) { h.field(12) } else { "00401" };
-        let repetition = if version >= "00402" { self.d.repetition.unwrap_or(b'^') as char } else { 'U' };
+        let version = if h.field(12).len() == 5 && h.field(12).bytes().all(|b| b.is_ascii_digit()) {
+            h.field(12)
+        } else {
+            "00401"
+        };
+        let repetition = if version >= "00402" {
+            self.d.repetition.unwrap_or(b'^') as char
+        } else {
+            'U'
+        };
         let pad = |s: &str, n: usize| format!("{:<n$}", s.chars().take(n).collect::<String>());
         let (date, time) = &options.timestamp;
         let e = self.d.element as char;
@@ -402,9 +477,23 @@ impl Writer {
     }
 
     fn functional_group(&mut self, g: &GroupAck, gs06: &str, options: &AckOptions) {
-        let version = if g.group.version().is_empty() { "004010" } else { g.group.version() };
+        let version = if g.group.version().is_empty() {
+            "004010"
+        } else {
+            g.group.version()
+        };
         let (date, time) = &options.timestamp;
-        self.segment(&["GS", "FA", g.group.field(3), g.group.field(2), date, time, gs06, "X", version]);
+        self.segment(&[
+            "GS",
+            "FA",
+            g.group.field(3),
+            g.group.field(2),
+            date,
+            time,
+            gs06,
+            "X",
+            version,
+        ]);
         let start = self.count;
         let is999 = options.kind == AckKind::Ack999;
         let set_id = if is999 { "999" } else { "997" };
@@ -431,7 +520,13 @@ impl Writer {
             for seg in &s.segments {
                 let tag = if is999 { "IK3" } else { "AK3" };
                 let pos = seg.position.to_string();
-                let loop_id: String = seg.loop_id.clone().unwrap_or_default().chars().take(if modern { 4 } else { 6 }).collect();
+                let loop_id: String = seg
+                    .loop_id
+                    .clone()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(if modern { 4 } else { 6 })
+                    .collect();
                 self.segment(&[tag, &seg.id, &pos, &loop_id, seg.code]);
                 for el in &seg.elements {
                     let tag = if is999 { "IK4" } else { "AK4" };
@@ -440,7 +535,8 @@ impl Writer {
                         position = format!("{position}{comp}{c}");
                     }
                     let bad = el.bad_value.clone().unwrap_or_default();
-                    let reference: String = el.reference.chars().filter(char::is_ascii_digit).collect();
+                    let reference: String =
+                        el.reference.chars().filter(char::is_ascii_digit).collect();
                     self.segment(&[tag, &position, &reference, el.code, &bad]);
                 }
             }

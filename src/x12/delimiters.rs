@@ -86,7 +86,8 @@ pub fn repetition_separator(
     component: u8,
     segment: &Terminator,
 ) -> (Option<u8>, bool) {
-    let version_ok = isa12.len() == 5 && isa12.iter().all(u8::is_ascii_digit) && isa12 >= &b"00402"[..];
+    let version_ok =
+        isa12.len() == 5 && isa12.iter().all(u8::is_ascii_digit) && isa12 >= &b"00402"[..];
     if !version_ok {
         return (None, false);
     }
@@ -106,17 +107,35 @@ mod tests {
     #[test]
     fn repetition_only_from_00402() {
         let t = Terminator::Byte(b'~');
-        assert_eq!(repetition_separator(b'^', b"00401", b'*', b'>', &t), (None, false));
-        assert_eq!(repetition_separator(b'U', b"00401", b'*', b'>', &t), (None, false));
-        assert_eq!(repetition_separator(b'^', b"00501", b'*', b'>', &t), (Some(b'^'), false));
-        assert_eq!(repetition_separator(b'U', b"00501", b'*', b'>', &t), (None, true));
-        assert_eq!(repetition_separator(b'*', b"00501", b'*', b'>', &t), (None, true));
+        assert_eq!(
+            repetition_separator(b'^', b"00401", b'*', b'>', &t),
+            (None, false)
+        );
+        assert_eq!(
+            repetition_separator(b'U', b"00401", b'*', b'>', &t),
+            (None, false)
+        );
+        assert_eq!(
+            repetition_separator(b'^', b"00501", b'*', b'>', &t),
+            (Some(b'^'), false)
+        );
+        assert_eq!(
+            repetition_separator(b'U', b"00501", b'*', b'>', &t),
+            (None, true)
+        );
+        assert_eq!(
+            repetition_separator(b'*', b"00501", b'*', b'>', &t),
+            (None, true)
+        );
     }
 
     #[test]
     fn terminator_bytes() {
         assert_eq!(Terminator::Byte(b'~').as_bytes(), b"~");
-        assert_eq!(Terminator::Multi([0xE2, 0x80, 0xA6, 0], 3).as_bytes(), &[0xE2, 0x80, 0xA6]);
+        assert_eq!(
+            Terminator::Multi([0xE2, 0x80, 0xA6, 0], 3).as_bytes(),
+            &[0xE2, 0x80, 0xA6]
+        );
         assert!(Terminator::Newline.contains(b'\r'));
     }
 }

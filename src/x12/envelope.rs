@@ -73,7 +73,10 @@ pub struct Group {
 impl Group {
     /// GS field `n` (1-based).
     pub fn field(&self, n: usize) -> &str {
-        self.fields.get(n.wrapping_sub(1)).map(String::as_str).unwrap_or("")
+        self.fields
+            .get(n.wrapping_sub(1))
+            .map(String::as_str)
+            .unwrap_or("")
     }
     /// GS01.
     pub fn functional_id(&self) -> &str {
@@ -241,7 +244,13 @@ pub struct EngineConfig<'a> {
 impl<'a> EngineConfig<'a> {
     /// Full validation under `policy` with `grammars`.
     pub fn new(grammars: &'a Grammars, policy: Policy) -> Self {
-        EngineConfig { grammars, policy, limits: Limits::default(), validate_grammar: true, profiles: None }
+        EngineConfig {
+            grammars,
+            policy,
+            limits: Limits::default(),
+            validate_grammar: true,
+            profiles: None,
+        }
     }
 }
 
@@ -321,7 +330,11 @@ struct Engine<'g, 'v, V: Visitor> {
 }
 
 /// Runs the engine over a source, pushing events to `visitor`.
-pub fn run<R: Read, V: Visitor>(src: R, config: EngineConfig<'_>, visitor: &mut V) -> io::Result<FileSummary> {
+pub fn run<R: Read, V: Visitor>(
+    src: R,
+    config: EngineConfig<'_>,
+    visitor: &mut V,
+) -> io::Result<FileSummary> {
     let mut tokenizer = Tokenizer::with_limits(src, config.limits);
     let mut engine = Engine {
         config,
@@ -340,7 +353,9 @@ pub fn run<R: Read, V: Visitor>(src: R, config: EngineConfig<'_>, visitor: &mut 
     let mut summary = engine.summary;
     summary.bytes = tokenizer.offset();
     summary.sets_rejected = summary.sets - summary.sets_accepted;
-    summary.rejected |= summary.sets_rejected > 0 || summary.interchanges_rejected > 0 || summary.groups_rejected > 0;
+    summary.rejected |= summary.sets_rejected > 0
+        || summary.interchanges_rejected > 0
+        || summary.groups_rejected > 0;
     if !summary.x12 {
         summary.rejected = true;
     }
@@ -374,7 +389,16 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
     }
 
     fn file_finding(&mut self, rule: Rule, code: Option<Code>, offset: u64, msg: String) {
-        let f = Finding::new(self.config.policy, rule, code, Location { offset, ..Location::default() }, msg);
+        let f = Finding::new(
+            self.config.policy,
+            rule,
+            code,
+            Location {
+                offset,
+                ..Location::default()
+            },
+            msg,
+        );
         self.summary.file_findings += 1;
         match f.severity {
             Severity::Error => self.summary.rejected = true,
@@ -414,19 +438,38 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                 self.close_interchange(None, offset);
                 self.open_interchange(offset, *header);
             }
-            Token::BrokenHeader { offset, ta105, message } => {
+            Token::BrokenHeader {
+                offset,
+                ta105,
+                message,
+            } => {
                 self.close_interchange(None, offset);
                 self.summary.interchanges += 1;
                 self.summary.interchanges_rejected += 1;
                 self.summary.x12 = true;
-                self.file_finding(Rule::BrokenEnvelope, Some(Code::ta1(ta105)), offset, format!("unusable ISA header: {message}"));
+                self.file_finding(
+                    Rule::BrokenEnvelope,
+                    Some(Code::ta1(ta105)),
+                    offset,
+                    format!("unusable ISA header: {message}"),
+                );
             }
             Token::Skipped { offset, len } => {
-                self.file_finding(Rule::Junk, None, offset, format!("{len} bytes outside any interchange were ignored"));
+                self.file_finding(
+                    Rule::Junk,
+                    None,
+                    offset,
+                    format!("{len} bytes outside any interchange were ignored"),
+                );
             }
             Token::EmptySegment { offset } => {
                 let loc = self.base(offset);
-                self.set_finding(Rule::EmptySegment, None, loc, "empty segment (two terminators in a row) ignored".into());
+                self.set_finding(
+                    Rule::EmptySegment,
+                    None,
+                    loc,
+                    "empty segment (two terminators in a row) ignored".into(),
+                );
             }
             Token::Oversized { offset, len, tag } => {
                 let mut loc = self.base(offset);
@@ -436,7 +479,12 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                     loc.segment_position = Some(s.count);
                 }
                 let max = self.config.limits.max_segment;
-                self.set_finding(Rule::OversizedSegment, Some(Code::segment("8")), loc, format!("segment of {len} bytes exceeds the {max}-byte limit and was skipped"));
+                self.set_finding(
+                    Rule::OversizedSegment,
+                    Some(Code::segment("8")),
+                    loc,
+                    format!("segment of {len} bytes exceeds the {max}-byte limit and was skipped"),
+                );
             }
             Token::Segment(seg) => self.segment(&seg),
         }
@@ -445,14 +493,23 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
     fn open_interchange(&mut self, offset: u64, header: IsaHeader) {
         self.summary.interchanges += 1;
         self.summary.x12 = true;
-        let ic = Interchange { ordinal: self.summary.interchanges, offset, header };
+        let ic = Interchange {
+            ordinal: self.summary.interchanges,
+            offset,
+            header,
+        };
         let (policy, grammars) = self
             .config
             .profiles
             .and_then(|p| p.select(&ic))
             .unwrap_or((self.config.policy, self.config.grammars));
         let mut findings = Findings::default();
-        let loc = Location { offset, interchange: Some(ic.control().to_string()), segment_id: Some("ISA".into()), ..Location::default() };
+        let loc = Location {
+            offset,
+            interchange: Some(ic.control().to_string()),
+            segment_id: Some("ISA".into()),
+            ..Location::default()
+        };
         for issue in &ic.header.issues {
             let rule = match issue.kind {
                 IsaIssueKind::Padding => Rule::IsaPadding,
@@ -461,7 +518,13 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                 IsaIssueKind::Broken => Rule::BrokenEnvelope,
             };
             let code = (issue.ta105 != "000").then(|| Code::ta1(issue.ta105));
-            findings.push(Finding::new(policy, rule, code, loc.clone(), issue.message.clone()));
+            findings.push(Finding::new(
+                policy,
+                rule,
+                code,
+                loc.clone(),
+                issue.message.clone(),
+            ));
         }
         self.visitor.interchange_start(&ic);
         self.ic = Some(OpenInterchange {
@@ -484,7 +547,15 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
         if seg.lowercase_tag && !ic.lowercase_reported {
             ic.lowercase_reported = true;
             let loc = self.base(seg.offset);
-            self.ic_finding(Rule::LowercaseTag, None, loc, format!("segment tags are sent in lower case (first: {})", text(seg.tag())));
+            self.ic_finding(
+                Rule::LowercaseTag,
+                None,
+                loc,
+                format!(
+                    "segment tags are sent in lower case (first: {})",
+                    text(seg.tag())
+                ),
+            );
         }
         match seg.tag() {
             b"IEA" => self.close_interchange(Some(seg), seg.offset),
@@ -514,7 +585,9 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                     self.group_finding(Rule::StraySegment, None, loc, "SE without an ST".into());
                 }
             }
-            b"TA1" | b"ISB" | b"ISE" if self.group.is_none() && self.ic.as_ref().is_some_and(|i| i.groups == 0) => {
+            b"TA1" | b"ISB" | b"ISE"
+                if self.group.is_none() && self.ic.as_ref().is_some_and(|i| i.groups == 0) =>
+            {
                 if seg.tag() == b"TA1"
                     && let Some(ic) = &mut self.ic
                 {
@@ -533,12 +606,25 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                     }
                     if seg.unterminated {
                         let loc = self.base(seg.offset);
-                        self.set_finding(Rule::MissingTrailer, Some(Code::set("2")), loc, "the input ends inside a segment".into());
+                        self.set_finding(
+                            Rule::MissingTrailer,
+                            Some(Code::set("2")),
+                            loc,
+                            "the input ends inside a segment".into(),
+                        );
                     }
                 } else {
                     let mut loc = self.base(seg.offset);
                     loc.segment_id = Some(text(seg.tag()));
-                    self.group_finding(Rule::StraySegment, None, loc, format!("segment {} outside any transaction set ignored", text(seg.tag())));
+                    self.group_finding(
+                        Rule::StraySegment,
+                        None,
+                        loc,
+                        format!(
+                            "segment {} outside any transaction set ignored",
+                            text(seg.tag())
+                        ),
+                    );
                 }
             }
         }
@@ -548,35 +634,83 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
         self.group_ordinal += 1;
         self.summary.groups += 1;
         let fields: Vec<String> = seg.elements().map(text).collect();
-        let group = Group { ordinal: self.group_ordinal, offset: seg.offset, fields };
+        let group = Group {
+            ordinal: self.group_ordinal,
+            offset: seg.offset,
+            fields,
+        };
         let Some(ic) = &mut self.ic else { return };
         ic.groups += 1;
         let version_supported = ic.grammars.supports_family(group.version());
         let dup = !ic.gs06.insert(group.control().to_string());
         self.visitor.group_start(&ic.ic, &group);
-        self.group = Some(OpenGroup { group, findings: Findings::default(), sets: 0, accepted: 0, warned: 0, st02: HashSet::new(), version_supported });
+        self.group = Some(OpenGroup {
+            group,
+            findings: Findings::default(),
+            sets: 0,
+            accepted: 0,
+            warned: 0,
+            st02: HashSet::new(),
+            version_supported,
+        });
         let g = &self.group.as_ref().expect("just opened").group;
-        let (ctl, version, date, time, count) = (g.control().to_string(), g.version().to_string(), g.field(4).to_string(), g.field(5).to_string(), g.fields.len());
+        let (ctl, version, date, time, count) = (
+            g.control().to_string(),
+            g.version().to_string(),
+            g.field(4).to_string(),
+            g.field(5).to_string(),
+            g.fields.len(),
+        );
         let mut loc = self.base(seg.offset);
         loc.segment_id = Some("GS".into());
         if count < 8 {
-            self.group_finding(Rule::BrokenEnvelope, Some(Code::group("6")), loc.clone(), format!("GS has {count} elements; 8 are required"));
+            self.group_finding(
+                Rule::BrokenEnvelope,
+                Some(Code::group("6")),
+                loc.clone(),
+                format!("GS has {count} elements; 8 are required"),
+            );
         }
         if ctl.is_empty() || ctl.len() > 9 || !ctl.bytes().all(|b| b.is_ascii_digit()) {
-            self.group_finding(Rule::ControlMismatch, Some(Code::group("6")), loc.clone(), format!("GS06 {ctl:?} is not a control number of 1 to 9 digits"));
+            self.group_finding(
+                Rule::ControlMismatch,
+                Some(Code::group("6")),
+                loc.clone(),
+                format!("GS06 {ctl:?} is not a control number of 1 to 9 digits"),
+            );
         }
         if dup {
             let code = (version.as_str() >= "004050").then(|| Code::group("19"));
-            self.group_finding(Rule::DuplicateControl, code, loc.clone(), format!("GS06 {ctl} is used twice in this interchange"));
+            self.group_finding(
+                Rule::DuplicateControl,
+                code,
+                loc.clone(),
+                format!("GS06 {ctl} is used twice in this interchange"),
+            );
         }
         if !version_supported {
-            self.group_finding(Rule::UnsupportedVersion, Some(Code::group("2")), loc.clone(), format!("version {version:?} (GS08) is not supported"));
+            self.group_finding(
+                Rule::UnsupportedVersion,
+                Some(Code::group("2")),
+                loc.clone(),
+                format!("version {version:?} (GS08) is not supported"),
+            );
         }
         if !(date.len() == 8 || date.len() == 6) || !valid_date(date.as_bytes()) {
-            self.group_finding(Rule::HeaderField, None, loc.clone(), format!("GS04 {date:?} is not a valid date"));
+            self.group_finding(
+                Rule::HeaderField,
+                None,
+                loc.clone(),
+                format!("GS04 {date:?} is not a valid date"),
+            );
         }
         if !valid_time(time.as_bytes()) && !valid_hhmm(&time) {
-            self.group_finding(Rule::HeaderField, None, loc, format!("GS05 {time:?} is not a valid time"));
+            self.group_finding(
+                Rule::HeaderField,
+                None,
+                loc,
+                format!("GS05 {time:?} is not a valid time"),
+            );
         }
     }
 
@@ -591,10 +725,20 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
         };
         if self.group.is_none() {
             let loc = self.base(seg.offset);
-            self.ic_finding(Rule::StraySegment, None, loc, format!("ST {} outside any functional group; its set is ignored", header.control));
+            self.ic_finding(
+                Rule::StraySegment,
+                None,
+                loc,
+                format!(
+                    "ST {} outside any functional group; its set is ignored",
+                    header.control
+                ),
+            );
             return;
         }
-        let (Some(ic), Some(group)) = (&self.ic, &mut self.group) else { return };
+        let (Some(ic), Some(group)) = (&self.ic, &mut self.group) else {
+            return;
+        };
         let policy = ic.policy;
         let dup = !group.st02.insert(header.control.clone());
         let mut base = Location {
@@ -609,22 +753,44 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
         let mut st_loc = base.clone();
         st_loc.segment_position = Some(1);
         st_loc.segment_id = Some("ST".into());
-        let mut add = |rule: Rule, code: Option<Code>, msg: String| findings.push(Finding::new(policy, rule, code, st_loc.clone(), msg));
+        let mut add = |rule: Rule, code: Option<Code>, msg: String| {
+            findings.push(Finding::new(policy, rule, code, st_loc.clone(), msg))
+        };
         if header.id.len() != 3 || !header.id.bytes().all(|b| b.is_ascii_digit()) {
-            add(Rule::BrokenEnvelope, Some(Code::set("6")), format!("ST01 {:?} is not a transaction set identifier", header.id));
+            add(
+                Rule::BrokenEnvelope,
+                Some(Code::set("6")),
+                format!("ST01 {:?} is not a transaction set identifier", header.id),
+            );
         }
         if header.control.is_empty() {
-            add(Rule::BrokenEnvelope, Some(Code::set("7")), "ST02 (set control number) is missing".into());
+            add(
+                Rule::BrokenEnvelope,
+                Some(Code::set("7")),
+                "ST02 (set control number) is missing".into(),
+            );
         } else if !(4..=9).contains(&header.control.len()) {
-            add(Rule::HeaderField, Some(Code::set("7")), format!("ST02 {:?} is not 4 to 9 characters", header.control));
+            add(
+                Rule::HeaderField,
+                Some(Code::set("7")),
+                format!("ST02 {:?} is not 4 to 9 characters", header.control),
+            );
         }
         if dup {
-            add(Rule::DuplicateControl, Some(Code::set("23")), format!("ST02 {} is used twice in this group", header.control));
+            add(
+                Rule::DuplicateControl,
+                Some(Code::set("23")),
+                format!("ST02 {} is used twice in this group", header.control),
+            );
         }
         let mut validator = None;
         let mut grammar_version = None;
         if !group.version_supported {
-            add(Rule::UnsupportedVersion, Some(Code::set("1")), format!("version {:?} is not supported", group.group.version()));
+            add(
+                Rule::UnsupportedVersion,
+                Some(Code::set("1")),
+                format!("version {:?} is not supported", group.group.version()),
+            );
         } else {
             match ic.grammars.resolve(&header.id, group.group.version()) {
                 Resolution::Exact(g) | Resolution::Fallback(g) => {
@@ -632,14 +798,24 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                         add(
                             Rule::VersionFallback,
                             None,
-                            format!("no {} grammar for version {}; validated against {}", header.id, group.group.version(), g.version),
+                            format!(
+                                "no {} grammar for version {}; validated against {}",
+                                header.id,
+                                group.group.version(),
+                                g.version
+                            ),
                         );
                     }
                     if g.functional_id != group.group.functional_id() {
                         add(
                             Rule::FunctionalIdMismatch,
                             None,
-                            format!("set {} belongs under GS01 {}, not {}", header.id, g.functional_id, group.group.functional_id()),
+                            format!(
+                                "set {} belongs under GS01 {}, not {}",
+                                header.id,
+                                g.functional_id,
+                                group.group.functional_id()
+                            ),
                         );
                     }
                     grammar_version = Some(g.version.clone());
@@ -648,12 +824,27 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                     }
                 }
                 Resolution::UnknownSet | Resolution::UnsupportedVersion => {
-                    add(Rule::UnknownSet, Some(Code::set("1")), format!("transaction set {} is not supported in version {}", header.id, group.group.version()));
+                    add(
+                        Rule::UnknownSet,
+                        Some(Code::set("1")),
+                        format!(
+                            "transaction set {} is not supported in version {}",
+                            header.id,
+                            group.group.version()
+                        ),
+                    );
                 }
             }
         }
         base.offset = seg.offset;
-        let mut open = OpenSet { header, count: 1, findings, validator, grammar_version, base };
+        let mut open = OpenSet {
+            header,
+            count: 1,
+            findings,
+            validator,
+            grammar_version,
+            base,
+        };
         self.visitor.set_start(&ic.ic, &group.group, &open.header);
         self.visitor.set_segment(seg, 1);
         if let Some(v) = &mut open.validator {
@@ -663,7 +854,9 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
     }
 
     fn close_set(&mut self, se: Option<&Segment<'_>>, offset: u64) {
-        let Some(mut set) = self.set.take() else { return };
+        let Some(mut set) = self.set.take() else {
+            return;
+        };
         let policy = self.policy();
         let mut loc = set.base.clone();
         loc.offset = offset;
@@ -680,16 +873,38 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                 loc.segment_id = Some("SE".into());
                 let claimed = text(seg.element(1));
                 let se02 = text(seg.element(2));
-                let mut add = |rule: Rule, code: Code, msg: String| set.findings.push(Finding::new(policy, rule, Some(code), loc.clone(), msg));
+                let mut add = |rule: Rule, code: Code, msg: String| {
+                    set.findings
+                        .push(Finding::new(policy, rule, Some(code), loc.clone(), msg))
+                };
                 match claimed.parse::<u64>() {
                     Ok(n) if n == u64::from(position) => {}
-                    _ => add(Rule::CountMismatch, Code::set("4"), format!("SE01 counts {claimed} segments, actual {position}")),
+                    _ => add(
+                        Rule::CountMismatch,
+                        Code::set("4"),
+                        format!("SE01 counts {claimed} segments, actual {position}"),
+                    ),
                 }
                 if se02 != set.header.control {
-                    if numeric_eq(&se02, &set.header.control) && !se02.is_empty() && se02.bytes().all(|b| b.is_ascii_digit()) && set.header.control.bytes().all(|b| b.is_ascii_digit()) {
-                        add(Rule::ControlPadding, Code::set("3"), format!("SE02 {se02} equals ST02 {} only as a number", set.header.control));
+                    if numeric_eq(&se02, &set.header.control)
+                        && !se02.is_empty()
+                        && se02.bytes().all(|b| b.is_ascii_digit())
+                        && set.header.control.bytes().all(|b| b.is_ascii_digit())
+                    {
+                        add(
+                            Rule::ControlPadding,
+                            Code::set("3"),
+                            format!(
+                                "SE02 {se02} equals ST02 {} only as a number",
+                                set.header.control
+                            ),
+                        );
                     } else {
-                        add(Rule::ControlMismatch, Code::set("3"), format!("SE02 {se02:?} does not match ST02 {:?}", set.header.control));
+                        add(
+                            Rule::ControlMismatch,
+                            Code::set("3"),
+                            format!("SE02 {se02:?} does not match ST02 {:?}", set.header.control),
+                        );
                     }
                 }
             }
@@ -697,10 +912,21 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                 if let Some(v) = &mut set.validator {
                     v.finish(offset, &mut set.findings);
                 }
-                set.findings.push(Finding::new(policy, Rule::MissingTrailer, Some(Code::set("2")), loc, format!("set {} has no SE trailer", set.header.control)));
+                set.findings.push(Finding::new(
+                    policy,
+                    Rule::MissingTrailer,
+                    Some(Code::set("2")),
+                    loc,
+                    format!("set {} has no SE trailer", set.header.control),
+                ));
             }
         }
-        let outcome = SetOutcome { header: set.header, segments: set.count, findings: set.findings, grammar_version: set.grammar_version };
+        let outcome = SetOutcome {
+            header: set.header,
+            segments: set.count,
+            findings: set.findings,
+            grammar_version: set.grammar_version,
+        };
         if let (Some(ic), Some(group)) = (&self.ic, &mut self.group) {
             group.sets += 1;
             match outcome.verdict() {
@@ -730,19 +956,44 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                 let ge02 = text(seg.element(2));
                 claimed = ge01.parse::<u64>().ok();
                 if claimed != Some(u64::from(sets)) {
-                    self.group_finding(Rule::CountMismatch, Some(Code::group("5")), loc.clone(), format!("GE01 counts {ge01} sets, actual {sets}"));
+                    self.group_finding(
+                        Rule::CountMismatch,
+                        Some(Code::group("5")),
+                        loc.clone(),
+                        format!("GE01 counts {ge01} sets, actual {sets}"),
+                    );
                 }
                 if ge02 != ctl {
-                    if numeric_eq(&ge02, &ctl) && ge02.bytes().all(|b| b.is_ascii_digit()) && !ge02.is_empty() {
-                        self.group_finding(Rule::ControlPadding, Some(Code::group("4")), loc, format!("GE02 {ge02} equals GS06 {ctl} only as a number"));
+                    if numeric_eq(&ge02, &ctl)
+                        && ge02.bytes().all(|b| b.is_ascii_digit())
+                        && !ge02.is_empty()
+                    {
+                        self.group_finding(
+                            Rule::ControlPadding,
+                            Some(Code::group("4")),
+                            loc,
+                            format!("GE02 {ge02} equals GS06 {ctl} only as a number"),
+                        );
                     } else {
-                        self.group_finding(Rule::ControlMismatch, Some(Code::group("4")), loc, format!("GE02 {ge02:?} does not match GS06 {ctl:?}"));
+                        self.group_finding(
+                            Rule::ControlMismatch,
+                            Some(Code::group("4")),
+                            loc,
+                            format!("GE02 {ge02:?} does not match GS06 {ctl:?}"),
+                        );
                     }
                 }
             }
-            None => self.group_finding(Rule::MissingTrailer, Some(Code::group("3")), loc, format!("group {ctl} has no GE trailer")),
+            None => self.group_finding(
+                Rule::MissingTrailer,
+                Some(Code::group("3")),
+                loc,
+                format!("group {ctl} has no GE trailer"),
+            ),
         }
-        let Some(group) = self.group.take() else { return };
+        let Some(group) = self.group.take() else {
+            return;
+        };
         let outcome = GroupOutcome {
             group: group.group,
             findings: group.findings,
@@ -781,20 +1032,50 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                 let iea01 = text(seg.element(1));
                 let iea02 = text(seg.element(2));
                 if iea01.parse::<u64>().ok() != Some(u64::from(groups)) {
-                    self.ic_finding(Rule::CountMismatch, Some(Code::ta1("021")), loc.clone(), format!("IEA01 counts {iea01} groups, actual {groups}"));
+                    self.ic_finding(
+                        Rule::CountMismatch,
+                        Some(Code::ta1("021")),
+                        loc.clone(),
+                        format!("IEA01 counts {iea01} groups, actual {groups}"),
+                    );
                 }
                 if iea02 != ctl {
-                    if numeric_eq(&iea02, &ctl) && !iea02.is_empty() && iea02.bytes().all(|b| b.is_ascii_digit()) {
-                        self.ic_finding(Rule::ControlPadding, Some(Code::ta1("001")), loc.clone(), format!("IEA02 {iea02} equals ISA13 {ctl} only as a number"));
+                    if numeric_eq(&iea02, &ctl)
+                        && !iea02.is_empty()
+                        && iea02.bytes().all(|b| b.is_ascii_digit())
+                    {
+                        self.ic_finding(
+                            Rule::ControlPadding,
+                            Some(Code::ta1("001")),
+                            loc.clone(),
+                            format!("IEA02 {iea02} equals ISA13 {ctl} only as a number"),
+                        );
                     } else {
-                        self.ic_finding(Rule::ControlMismatch, Some(Code::ta1("001")), loc.clone(), format!("IEA02 {iea02:?} does not match ISA13 {ctl:?}"));
+                        self.ic_finding(
+                            Rule::ControlMismatch,
+                            Some(Code::ta1("001")),
+                            loc.clone(),
+                            format!("IEA02 {iea02:?} does not match ISA13 {ctl:?}"),
+                        );
                     }
                 }
-                if seg.unterminated && seg.delimiters.segment != super::delimiters::Terminator::Newline {
-                    self.ic_finding(Rule::EmptySegment, None, loc, "the last segment (IEA) has no terminator".into());
+                if seg.unterminated
+                    && seg.delimiters.segment != super::delimiters::Terminator::Newline
+                {
+                    self.ic_finding(
+                        Rule::EmptySegment,
+                        None,
+                        loc,
+                        "the last segment (IEA) has no terminator".into(),
+                    );
                 }
             }
-            None => self.ic_finding(Rule::MissingTrailer, Some(Code::ta1("023")), loc, format!("interchange {ctl} has no IEA trailer (premature end)")),
+            None => self.ic_finding(
+                Rule::MissingTrailer,
+                Some(Code::ta1("023")),
+                loc,
+                format!("interchange {ctl} has no IEA trailer (premature end)"),
+            ),
         }
         let Some(ic) = self.ic.take() else { return };
         let outcome = InterchangeOutcome {

@@ -46,23 +46,38 @@ pub struct Code {
 impl Code {
     /// A TA105 code.
     pub const fn ta1(value: &'static str) -> Code {
-        Code { kind: CodeKind::Ta105, value }
+        Code {
+            kind: CodeKind::Ta105,
+            value,
+        }
     }
     /// An AK905 code.
     pub const fn group(value: &'static str) -> Code {
-        Code { kind: CodeKind::Ak905, value }
+        Code {
+            kind: CodeKind::Ak905,
+            value,
+        }
     }
     /// An AK502 code.
     pub const fn set(value: &'static str) -> Code {
-        Code { kind: CodeKind::Ak502, value }
+        Code {
+            kind: CodeKind::Ak502,
+            value,
+        }
     }
     /// An AK304 code.
     pub const fn segment(value: &'static str) -> Code {
-        Code { kind: CodeKind::Ak304, value }
+        Code {
+            kind: CodeKind::Ak304,
+            value,
+        }
     }
     /// An AK403 code.
     pub const fn element(value: &'static str) -> Code {
-        Code { kind: CodeKind::Ak403, value }
+        Code {
+            kind: CodeKind::Ak403,
+            value,
+        }
     }
 }
 
@@ -177,8 +192,20 @@ pub struct Finding {
 
 impl Finding {
     /// A finding whose severity the policy decides.
-    pub fn new(policy: Policy, rule: Rule, code: Option<Code>, location: Location, message: impl Into<String>) -> Finding {
-        Finding { severity: policy.severity(rule), rule, code, location, message: message.into() }
+    pub fn new(
+        policy: Policy,
+        rule: Rule,
+        code: Option<Code>,
+        location: Location,
+        message: impl Into<String>,
+    ) -> Finding {
+        Finding {
+            severity: policy.severity(rule),
+            rule,
+            code,
+            location,
+            message: message.into(),
+        }
     }
 
     /// Whether this finding rejects what it belongs to.

@@ -319,7 +319,12 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn err(&mut self, at: usize, message: impl Into<String>) {
         let (line, column) = line_col(self.text, at);
-        self.errors.push(GrammarError { file: self.file.to_string(), line, column, message: message.into() });
+        self.errors.push(GrammarError {
+            file: self.file.to_string(),
+            line,
+            column,
+            message: message.into(),
+        });
     }
 }
 
@@ -328,7 +333,12 @@ pub fn line_col(text: &str, at: usize) -> (usize, usize) {
     let at = at.min(text.len());
     let before = &text.as_bytes()[..at];
     let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-    let column = at - before.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1) + 1;
+    let column = at
+        - before
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
     (line, column)
 }
 
@@ -345,7 +355,11 @@ pub fn element_name(name: &str) -> Option<(Tag, usize)> {
 impl Grammar {
     /// Parses and checks a grammar file's text. `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Grammar, Vec<GrammarError>> {
-        let mut ctx = Ctx { file, text, errors: Vec::new() };
+        let mut ctx = Ctx {
+            file,
+            text,
+            errors: Vec::new(),
+        };
         let raw: RawGrammar = match toml::from_str(text) {
             Ok(r) => r,
             Err(e) => {
@@ -355,14 +369,23 @@ impl Grammar {
             }
         };
         let g = compile(&mut ctx, raw);
-        if ctx.errors.is_empty() { g.ok_or_else(Vec::new) } else { Err(ctx.errors) }
+        if ctx.errors.is_empty() {
+            g.ok_or_else(Vec::new)
+        } else {
+            Err(ctx.errors)
+        }
     }
 
     /// Loads a grammar file.
     pub fn load(path: &Path) -> Result<Grammar, Vec<GrammarError>> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![GrammarError { file: file.clone(), line: 1, column: 1, message: format!("cannot read: {e}") }]
+            vec![GrammarError {
+                file: file.clone(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read: {e}"),
+            }]
         })?;
         Grammar::parse(&file, &text)
     }
@@ -379,7 +402,13 @@ fn parse_req(ctx: &mut Ctx<'_>, at: usize, req: &str, allow_c: bool) -> bool {
         "O" => false,
         "C" if allow_c => false,
         other => {
-            ctx.err(at, format!("req {other:?} must be {}", if allow_c { "M, O or C" } else { "M or O" }));
+            ctx.err(
+                at,
+                format!(
+                    "req {other:?} must be {}",
+                    if allow_c { "M, O or C" } else { "M or O" }
+                ),
+            );
             false
         }
     }
@@ -388,11 +417,25 @@ fn parse_req(ctx: &mut Ctx<'_>, at: usize, req: &str, allow_c: bool) -> bool {
 fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
     let set_at = raw.set.span().start;
     if raw.set.get_ref().len() != 3 || !raw.set.get_ref().bytes().all(|b| b.is_ascii_digit()) {
-        ctx.err(set_at, format!("set {:?} is not a 3-digit transaction set id", raw.set.get_ref()));
+        ctx.err(
+            set_at,
+            format!(
+                "set {:?} is not a 3-digit transaction set id",
+                raw.set.get_ref()
+            ),
+        );
     }
     let version_at = raw.version.span().start;
-    if raw.version.get_ref().len() != 6 || !raw.version.get_ref().bytes().all(|b| b.is_ascii_digit()) {
-        ctx.err(version_at, format!("version {:?} is not six digits (e.g. 004010)", raw.version.get_ref()));
+    if raw.version.get_ref().len() != 6
+        || !raw.version.get_ref().bytes().all(|b| b.is_ascii_digit())
+    {
+        ctx.err(
+            version_at,
+            format!(
+                "version {:?} is not six digits (e.g. 004010)",
+                raw.version.get_ref()
+            ),
+        );
     }
     // Code lists.
     let mut code_index = HashMap::new();
@@ -408,7 +451,11 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
             ctx.err(at, format!("code list {name} has duplicate values"));
         }
         code_index.insert(name.clone(), codes.len());
-        codes.push(CodeList { name: name.clone(), complete: list.complete, values });
+        codes.push(CodeList {
+            name: name.clone(),
+            complete: list.complete,
+            values,
+        });
     }
     // Segments.
     let mut segments = Vec::new();
@@ -417,7 +464,10 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
     for (tag, seg) in &raw.segments {
         let at = seg.span().start;
         let Some(key) = tag_key(tag.as_bytes()) else {
-            ctx.err(at, format!("segment tag {tag:?} is not 2 or 3 letters and digits"));
+            ctx.err(
+                at,
+                format!("segment tag {tag:?} is not 2 or 3 letters and digits"),
+            );
             continue;
         };
         let seg = seg.get_ref();
@@ -435,7 +485,11 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
             }
         }
         by_tag.insert(key, segments.len());
-        segments.push(SegmentDef { tag: tag.clone(), elements, syntax });
+        segments.push(SegmentDef {
+            tag: tag.clone(),
+            elements,
+            syntax,
+        });
     }
     for name in code_index.keys() {
         if !used_codes.contains(name) {
@@ -448,17 +502,31 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
     for (i, id) in raw.loops.keys().enumerate() {
         loop_ids.insert(id.clone(), i + 1);
     }
-    let mut loops = vec![LoopDef { id: String::new(), entries: Vec::new() }];
+    let mut loops = vec![LoopDef {
+        id: String::new(),
+        entries: Vec::new(),
+    }];
     for id in raw.loops.keys() {
-        loops.push(LoopDef { id: id.clone(), entries: Vec::new() });
+        loops.push(LoopDef {
+            id: id.clone(),
+            entries: Vec::new(),
+        });
     }
     let mut in_structure = HashSet::new();
-    let bodies: Vec<(usize, &Vec<Spanned<RawEntry>>, usize)> = std::iter::once((0, &raw.structure, 0))
-        .chain(raw.loops.iter().map(|(id, l)| (loop_ids[id], &l.get_ref().structure, l.span().start)))
-        .collect();
+    let bodies: Vec<(usize, &Vec<Spanned<RawEntry>>, usize)> =
+        std::iter::once((0, &raw.structure, 0))
+            .chain(
+                raw.loops
+                    .iter()
+                    .map(|(id, l)| (loop_ids[id], &l.get_ref().structure, l.span().start)),
+            )
+            .collect();
     for (index, body, at) in &bodies {
         if body.is_empty() {
-            ctx.err(*at, format!("loop {} has an empty structure", loops[*index].id));
+            ctx.err(
+                *at,
+                format!("loop {} has an empty structure", loops[*index].id),
+            );
             continue;
         }
         let mut entries = Vec::new();
@@ -469,11 +537,17 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
             match (&e.seg, &e.loop_id) {
                 (Some(tag), None) => {
                     let Some(key) = tag_key(tag.as_bytes()) else {
-                        ctx.err(eat, format!("segment tag {tag:?} is not 2 or 3 letters and digits"));
+                        ctx.err(
+                            eat,
+                            format!("segment tag {tag:?} is not 2 or 3 letters and digits"),
+                        );
                         continue;
                     };
                     let Some(&def) = by_tag.get(&key) else {
-                        ctx.err(eat, format!("segment {tag} is used but not defined under [segments.{tag}]"));
+                        ctx.err(
+                            eat,
+                            format!("segment {tag} is used but not defined under [segments.{tag}]"),
+                        );
                         continue;
                     };
                     let max = e.max.unwrap_or(0);
@@ -481,24 +555,43 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
                         ctx.err(eat, format!("segment {tag} needs max >= 1 (and no repeat)"));
                     }
                     if *index != 0 && n == 0 && (!required || max != 1) {
-                        ctx.err(eat, format!("loop trigger {tag} must be req = \"M\", max = 1"));
+                        ctx.err(
+                            eat,
+                            format!("loop trigger {tag} must be req = \"M\", max = 1"),
+                        );
                     }
                     in_structure.insert(key);
-                    entries.push(Entry::Segment { tag: key, def, required, max: max.max(1) });
+                    entries.push(Entry::Segment {
+                        tag: key,
+                        def,
+                        required,
+                        max: max.max(1),
+                    });
                 }
                 (None, Some(id)) => {
                     let Some(&li) = loop_ids.get(id) else {
-                        ctx.err(eat, format!("loop {id} is used but not defined under [loops.{id}]"));
+                        ctx.err(
+                            eat,
+                            format!("loop {id} is used but not defined under [loops.{id}]"),
+                        );
                         continue;
                     };
                     if *index != 0 && n == 0 {
-                        ctx.err(eat, "a loop must begin with its trigger segment, not a loop");
+                        ctx.err(
+                            eat,
+                            "a loop must begin with its trigger segment, not a loop",
+                        );
                     }
                     let repeat = e.repeat.unwrap_or(0);
                     if repeat == 0 || e.max.is_some() {
                         ctx.err(eat, format!("loop {id} needs repeat >= 1 (and no max)"));
                     }
-                    entries.push(Entry::Loop { index: li, required, repeat: repeat.max(1), trigger: 0 });
+                    entries.push(Entry::Loop {
+                        index: li,
+                        required,
+                        repeat: repeat.max(1),
+                        trigger: 0,
+                    });
                 }
                 _ => ctx.err(eat, "an entry needs exactly one of seg or loop"),
             }
@@ -522,14 +615,29 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
     }
     let mut loop_of = HashMap::new();
     let mut reached = HashSet::new();
-    walk_depth(ctx, &loops, 0, 0, &mut Vec::new(), &mut loop_of, &mut reached);
+    walk_depth(
+        ctx,
+        &loops,
+        0,
+        0,
+        &mut Vec::new(),
+        &mut loop_of,
+        &mut reached,
+    );
     for (id, l) in &raw.loops {
         if !reached.contains(&loop_ids[id]) {
-            ctx.err(l.span().start, format!("loop {id} is defined but never used"));
+            ctx.err(
+                l.span().start,
+                format!("loop {id} is defined but never used"),
+            );
         }
     }
-    match (raw.structure.first().map(|e| e.get_ref()), raw.structure.last().map(|e| e.get_ref())) {
-        (Some(first), Some(last)) if first.seg.as_deref() == Some("ST") && last.seg.as_deref() == Some("SE") => {}
+    match (
+        raw.structure.first().map(|e| e.get_ref()),
+        raw.structure.last().map(|e| e.get_ref()),
+    ) {
+        (Some(first), Some(last))
+            if first.seg.as_deref() == Some("ST") && last.seg.as_deref() == Some("SE") => {}
         _ => ctx.err(0, "structure must begin with ST and end with SE"),
     }
     // Hierarchy and counts.
@@ -537,7 +645,13 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
         let at = h.span().start;
         let h = h.get_ref();
         let Some((segment, element)) = element_name(&h.structure_element) else {
-            ctx.err(at, format!("structure_element {:?} is not an element name like BSN05", h.structure_element));
+            ctx.err(
+                at,
+                format!(
+                    "structure_element {:?} is not an element name like BSN05",
+                    h.structure_element
+                ),
+            );
             return None;
         };
         let mut structures = HashMap::new();
@@ -545,23 +659,41 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
             let mut pairs = Vec::new();
             for p in &s.pairs {
                 match p.split_once('>') {
-                    Some((a, b)) if !a.is_empty() && !b.is_empty() => pairs.push((a.to_string(), b.to_string())),
-                    _ => ctx.err(at, format!("structure {code}: pair {p:?} is not written parent>child")),
+                    Some((a, b)) if !a.is_empty() && !b.is_empty() => {
+                        pairs.push((a.to_string(), b.to_string()))
+                    }
+                    _ => ctx.err(
+                        at,
+                        format!("structure {code}: pair {p:?} is not written parent>child"),
+                    ),
                 }
             }
             structures.insert(code.clone(), (s.root.clone(), pairs));
         }
-        Some(Hierarchy { segment, element, structures })
+        Some(Hierarchy {
+            segment,
+            element,
+            structures,
+        })
     });
     let mut counts = Vec::new();
     for c in &raw.counts {
         let at = c.span().start;
         let c = c.get_ref();
         match (element_name(&c.element), tag_key(c.segment.as_bytes())) {
-            (Some((segment, element)), Some(counted)) => {
-                counts.push(CountRule { segment, element, counted, name: c.element.clone() })
-            }
-            _ => ctx.err(at, format!("count {:?} of {:?} is not an element name and a tag", c.element, c.segment)),
+            (Some((segment, element)), Some(counted)) => counts.push(CountRule {
+                segment,
+                element,
+                counted,
+                name: c.element.clone(),
+            }),
+            _ => ctx.err(
+                at,
+                format!(
+                    "count {:?} of {:?} is not an element name and a tag",
+                    c.element, c.segment
+                ),
+            ),
         }
     }
     Some(Grammar {
@@ -591,7 +723,10 @@ fn walk_depth(
     reached: &mut HashSet<usize>,
 ) {
     if depth > MAX_LOOP_DEPTH || path.contains(&index) {
-        ctx.err(0, format!("loop {} nests too deep or contains itself", loops[index].id));
+        ctx.err(
+            0,
+            format!("loop {} nests too deep or contains itself", loops[index].id),
+        );
         return;
     }
     reached.insert(index);
@@ -600,10 +735,14 @@ fn walk_depth(
         match e {
             Entry::Segment { tag, .. } => {
                 if index != 0 {
-                    loop_of.entry(*tag).or_insert_with(|| loops[index].id.clone());
+                    loop_of
+                        .entry(*tag)
+                        .or_insert_with(|| loops[index].id.clone());
                 }
             }
-            Entry::Loop { index: li, .. } => walk_depth(ctx, loops, *li, depth + 1, path, loop_of, reached),
+            Entry::Loop { index: li, .. } => {
+                walk_depth(ctx, loops, *li, depth + 1, path, loop_of, reached)
+            }
         }
     }
     path.pop();
@@ -629,9 +768,16 @@ fn compile_element(
         "DT" => ElementType::Dt,
         "TM" => ElementType::Tm,
         "composite" if !in_composite => ElementType::Composite,
-        n if n.len() == 2 && n.starts_with('N') && n.as_bytes()[1].is_ascii_digit() => ElementType::N(n.as_bytes()[1] - b'0'),
+        n if n.len() == 2 && n.starts_with('N') && n.as_bytes()[1].is_ascii_digit() => {
+            ElementType::N(n.as_bytes()[1] - b'0')
+        }
         other => {
-            ctx.err(at, format!("element {reference}: type {other:?} is not AN, ID, Nn, R, DT, TM or composite"));
+            ctx.err(
+                at,
+                format!(
+                    "element {reference}: type {other:?} is not AN, ID, Nn, R, DT, TM or composite"
+                ),
+            );
             return None;
         }
     };
@@ -643,7 +789,10 @@ fn compile_element(
                 Some(*i)
             }
             None => {
-                ctx.err(at, format!("element {reference}: code list {name:?} is not defined under [codes]"));
+                ctx.err(
+                    at,
+                    format!("element {reference}: code list {name:?} is not defined under [codes]"),
+                );
                 None
             }
         },
@@ -666,28 +815,51 @@ fn compile_element(
         match (e.min, e.max) {
             (Some(min), Some(max)) if min >= 1 && min <= max => (min, max),
             _ => {
-                ctx.err(at, format!("element {reference}: needs min and max with 1 <= min <= max"));
+                ctx.err(
+                    at,
+                    format!("element {reference}: needs min and max with 1 <= min <= max"),
+                );
                 (1, 1)
             }
         }
     };
-    Some(ElementDef { reference, kind, mandatory, min, max, codes, key: e.key, components })
+    Some(ElementDef {
+        reference,
+        kind,
+        mandatory,
+        min,
+        max,
+        codes,
+        key: e.key,
+        components,
+    })
 }
 
 fn parse_syntax(note: &str, count: usize) -> Result<SyntaxNote, String> {
     let bytes = note.as_bytes();
-    if bytes.len() < 5 || (bytes.len() - 1) % 2 != 0 || !b"PRECL".contains(&bytes[0]) || !note.is_ascii() {
+    if bytes.len() < 5
+        || (bytes.len() - 1) % 2 != 0
+        || !b"PRECL".contains(&bytes[0])
+        || !note.is_ascii()
+    {
         return Err(format!("syntax note {note:?} is not like P0405 or L010203"));
     }
     let mut positions = Vec::new();
     for pair in bytes[1..].chunks(2) {
-        let p: usize = std::str::from_utf8(pair).ok().and_then(|s| s.parse().ok()).ok_or_else(|| format!("syntax note {note:?} has a bad position"))?;
+        let p: usize = std::str::from_utf8(pair)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("syntax note {note:?} has a bad position"))?;
         if p == 0 || p > count {
             return Err(format!("syntax note {note} names element {p} of {count}"));
         }
         positions.push(p);
     }
-    Ok(SyntaxNote { kind: bytes[0], positions, text: note.to_string() })
+    Ok(SyntaxNote {
+        kind: bytes[0],
+        positions,
+        text: note.to_string(),
+    })
 }
 
 /// The grammar files compiled into the binary (every file under `grammars/`).
@@ -723,14 +895,23 @@ impl Grammars {
                 Err(e) => errors.extend(e),
             }
         }
-        if errors.is_empty() { Ok(g) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(g)
+        } else {
+            Err(errors)
+        }
     }
 
     /// Adds (or replaces) every `*.toml` grammar under `dir` (searched recursively).
     pub fn load_dir(&mut self, dir: &Path) -> Result<usize, Vec<GrammarError>> {
         let mut files = Vec::new();
         collect_toml(dir, &mut files).map_err(|e| {
-            vec![GrammarError { file: dir.display().to_string(), line: 1, column: 1, message: format!("cannot read directory: {e}") }]
+            vec![GrammarError {
+                file: dir.display().to_string(),
+                line: 1,
+                column: 1,
+                message: format!("cannot read directory: {e}"),
+            }]
         })?;
         files.sort();
         let mut errors = Vec::new();
@@ -744,12 +925,17 @@ impl Grammars {
                 Err(e) => errors.extend(e),
             }
         }
-        if errors.is_empty() { Ok(n) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(n)
+        } else {
+            Err(errors)
+        }
     }
 
     /// Adds (or replaces) one grammar.
     pub fn insert(&mut self, g: Grammar) {
-        self.by_key.insert((g.set.clone(), g.version.clone()), Arc::new(g));
+        self.by_key
+            .insert((g.set.clone(), g.version.clone()), Arc::new(g));
     }
 
     /// Number of grammars.
@@ -778,10 +964,17 @@ impl Grammars {
             return Resolution::UnsupportedVersion;
         }
         let fam = &version[..3];
-        let mut candidates: Vec<&Arc<Grammar>> =
-            self.by_key.iter().filter(|((s, v), _)| s == set && v.starts_with(fam)).map(|(_, g)| g).collect();
+        let mut candidates: Vec<&Arc<Grammar>> = self
+            .by_key
+            .iter()
+            .filter(|((s, v), _)| s == set && v.starts_with(fam))
+            .map(|(_, g)| g)
+            .collect();
         candidates.sort_by(|a, b| a.version.cmp(&b.version));
-        let below = candidates.iter().rev().find(|g| g.version.as_str() <= version);
+        let below = candidates
+            .iter()
+            .rev()
+            .find(|g| g.version.as_str() <= version);
         match below.or(candidates.first()) {
             Some(g) => Resolution::Fallback(g),
             None => Resolution::UnknownSet,
@@ -837,16 +1030,26 @@ values = ["N", "F"]
     fn a_small_grammar_compiles() {
         let g = Grammar::parse("mini.toml", MINI).expect("valid grammar");
         assert_eq!(g.loops.len(), 2);
-        assert_eq!(g.loop_of.get(&tag_key(b"W01").unwrap()).map(String::as_str), Some("0300"));
+        assert_eq!(
+            g.loop_of.get(&tag_key(b"W01").unwrap()).map(String::as_str),
+            Some("0300")
+        );
     }
 
     #[test]
     fn errors_name_file_line_and_column() {
-        let bad = MINI.replace("{ seg = \"W05\", req = \"M\", max = 1 }", "{ seg = \"W06\", req = \"M\", max = 1 }");
+        let bad = MINI.replace(
+            "{ seg = \"W05\", req = \"M\", max = 1 }",
+            "{ seg = \"W06\", req = \"M\", max = 1 }",
+        );
         let errs = Grammar::parse("mini.toml", &bad).unwrap_err();
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(errs[0].line, 8);
-        assert!(errs[0].to_string().starts_with("mini.toml:8:"), "{}", errs[0]);
+        assert!(
+            errs[0].to_string().starts_with("mini.toml:8:"),
+            "{}",
+            errs[0]
+        );
         let unknown = MINI.replace("name = \"mini\"", "name = \"mini\"\ncolour = 1");
         let errs = Grammar::parse("mini.toml", &unknown).unwrap_err();
         assert!(errs[0].message.contains("colour"), "{errs:?}");
@@ -854,7 +1057,15 @@ values = ["N", "F"]
 
     #[test]
     fn embedded_grammars_all_load() {
-        let g = Grammars::embedded().unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+        let g = Grammars::embedded().unwrap_or_else(|e| {
+            panic!(
+                "{}",
+                e.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        });
         assert!(!g.is_empty());
     }
 
@@ -862,9 +1073,21 @@ values = ["N", "F"]
     fn version_resolution_falls_back_within_the_family() {
         let mut gs = Grammars::default();
         gs.insert(Grammar::parse("mini.toml", MINI).unwrap());
-        assert!(matches!(gs.resolve("940", "004010VICS"), Resolution::Exact(_)));
-        assert!(matches!(gs.resolve("940", "004030"), Resolution::Fallback(_)));
-        assert!(matches!(gs.resolve("945", "004010"), Resolution::UnknownSet));
-        assert!(matches!(gs.resolve("940", "002001"), Resolution::UnsupportedVersion));
+        assert!(matches!(
+            gs.resolve("940", "004010VICS"),
+            Resolution::Exact(_)
+        ));
+        assert!(matches!(
+            gs.resolve("940", "004030"),
+            Resolution::Fallback(_)
+        ));
+        assert!(matches!(
+            gs.resolve("945", "004010"),
+            Resolution::UnknownSet
+        ));
+        assert!(matches!(
+            gs.resolve("940", "002001"),
+            Resolution::UnsupportedVersion
+        ));
     }
 }

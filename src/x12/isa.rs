@@ -11,7 +11,9 @@ use nom::{IResult, Parser};
 use super::delimiters::{Delimiters, Terminator, plausible_delimiter, repetition_separator};
 
 /// Byte offsets of the element separator in a standard 106-byte ISA.
-const SEPARATOR_OFFSETS: [usize; 16] = [3, 6, 17, 20, 31, 34, 50, 53, 69, 76, 81, 83, 89, 99, 101, 103];
+const SEPARATOR_OFFSETS: [usize; 16] = [
+    3, 6, 17, 20, 31, 34, 50, 53, 69, 76, 81, 83, 89, 99, 101, 103,
+];
 /// The fixed widths of ISA01..ISA15.
 const WIDTHS: [usize; 15] = [2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1];
 /// How far the fallback looks for the sixteen separators of a badly padded header.
@@ -61,7 +63,10 @@ pub struct IsaHeader {
 impl IsaHeader {
     /// ISA field `n` (1-based), trimmed.
     pub fn field(&self, n: usize) -> &str {
-        self.fields.get(n.wrapping_sub(1)).map(String::as_str).unwrap_or("")
+        self.fields
+            .get(n.wrapping_sub(1))
+            .map(String::as_str)
+            .unwrap_or("")
     }
 
     /// Whether the header is usable: no fatal issue.
@@ -109,7 +114,10 @@ pub fn parse_isa(input: &[u8], at_eof: bool) -> IsaParse {
     if !plausible_delimiter(element) || element == b'\n' || element == b'\r' {
         return IsaParse::Broken {
             ta105: "026",
-            message: format!("ISA element separator {} is not a plausible delimiter", show_byte(element)),
+            message: format!(
+                "ISA element separator {} is not a plausible delimiter",
+                show_byte(element)
+            ),
             consumed: 3,
         };
     }
@@ -124,7 +132,9 @@ fn fixed_layout(input: &[u8], element: u8, at_eof: bool) -> Option<IsaParse> {
     if input.len() < 106 {
         if !at_eof {
             // A short prefix that already breaks the fixed layout goes to the fallback.
-            let fits = SEPARATOR_OFFSETS.iter().all(|&o| o >= input.len() || input[o] == element);
+            let fits = SEPARATOR_OFFSETS
+                .iter()
+                .all(|&o| o >= input.len() || input[o] == element);
             return fits.then_some(IsaParse::Incomplete);
         }
         return None;
@@ -183,14 +193,22 @@ fn fallback(input: &[u8], element: u8, at_eof: bool) -> IsaParse {
     finish(input, fields, element, start + 1, true, at_eof)
 }
 
-fn finish(input: &[u8], raw: Vec<&[u8]>, element: u8, term_at: usize, repaired: bool, at_eof: bool) -> IsaParse {
+fn finish(
+    input: &[u8],
+    raw: Vec<&[u8]>,
+    element: u8,
+    term_at: usize,
+    repaired: bool,
+    at_eof: bool,
+) -> IsaParse {
     let mut issues = Vec::new();
     if repaired {
         issues.push(IsaIssue {
             ta105: "022",
             fatal: false,
             kind: IsaIssueKind::Padding,
-            message: "ISA header is not in the fixed 106-byte layout; it was read by separator".into(),
+            message: "ISA header is not in the fixed 106-byte layout; it was read by separator"
+                .into(),
         });
     }
     let component = raw[15][0];
@@ -240,7 +258,10 @@ fn finish(input: &[u8], raw: Vec<&[u8]>, element: u8, term_at: usize, repaired: 
     if component == element || !plausible_delimiter(component) || segment.contains(component) {
         return IsaParse::Broken {
             ta105: "027",
-            message: format!("ISA16 component separator {} is not usable", show_byte(component)),
+            message: format!(
+                "ISA16 component separator {} is not usable",
+                show_byte(component)
+            ),
             consumed: len,
         };
     }
@@ -251,7 +272,10 @@ fn finish(input: &[u8], raw: Vec<&[u8]>, element: u8, term_at: usize, repaired: 
     if term_bad {
         return IsaParse::Broken {
             ta105: "004",
-            message: format!("segment terminator {} is not usable", show_byte(segment.first())),
+            message: format!(
+                "segment terminator {} is not usable",
+                show_byte(segment.first())
+            ),
             consumed: len,
         };
     }
@@ -259,20 +283,33 @@ fn finish(input: &[u8], raw: Vec<&[u8]>, element: u8, term_at: usize, repaired: 
         .iter()
         .map(|f| String::from_utf8_lossy(&trim_all(f)).into_owned())
         .collect();
-    let (repetition, rep_warning) =
-        repetition_separator(raw[10].first().copied().unwrap_or(b' '), fields[11].as_bytes(), element, component, &segment);
+    let (repetition, rep_warning) = repetition_separator(
+        raw[10].first().copied().unwrap_or(b' '),
+        fields[11].as_bytes(),
+        element,
+        component,
+        &segment,
+    );
     if rep_warning {
         issues.push(IsaIssue {
             ta105: "000",
             fatal: false,
             kind: IsaIssueKind::RepetitionSeparator,
-            message: format!("ISA11 {:?} is not a usable repetition separator; repetition is disabled", fields[10]),
+            message: format!(
+                "ISA11 {:?} is not a usable repetition separator; repetition is disabled",
+                fields[10]
+            ),
         });
     }
     check_fields(&fields, raw.as_slice(), repaired, &mut issues);
     IsaParse::Header(IsaHeader {
         fields,
-        delimiters: Delimiters { element, component, repetition, segment },
+        delimiters: Delimiters {
+            element,
+            component,
+            repetition,
+            segment,
+        },
         len,
         issues,
     })
@@ -280,47 +317,108 @@ fn finish(input: &[u8], raw: Vec<&[u8]>, element: u8, term_at: usize, repaired: 
 
 fn check_fields(fields: &[String], raw: &[&[u8]], repaired: bool, issues: &mut Vec<IsaIssue>) {
     let mut bad = |ta105: &'static str, fatal: bool, kind: IsaIssueKind, message: String| {
-        issues.push(IsaIssue { ta105, fatal, kind, message })
+        issues.push(IsaIssue {
+            ta105,
+            fatal,
+            kind,
+            message,
+        })
     };
     if !repaired {
         for (i, w) in WIDTHS.iter().enumerate() {
             if raw[i].len() != *w {
-                bad("022", false, IsaIssueKind::Padding, format!("ISA{:02} is not {w} characters wide", i + 1));
+                bad(
+                    "022",
+                    false,
+                    IsaIssueKind::Padding,
+                    format!("ISA{:02} is not {w} characters wide", i + 1),
+                );
             }
         }
     }
     let isa13 = &fields[12];
     if isa13.is_empty() || !isa13.bytes().all(|b| b.is_ascii_digit()) || isa13.len() > 9 {
-        bad("018", true, IsaIssueKind::Broken, format!("ISA13 {isa13:?} is not a control number of up to 9 digits"));
+        bad(
+            "018",
+            true,
+            IsaIssueKind::Broken,
+            format!("ISA13 {isa13:?} is not a control number of up to 9 digits"),
+        );
     } else if isa13.len() != 9 {
-        bad("018", false, IsaIssueKind::ControlNumberFormat, format!("ISA13 {isa13:?} is not zero-padded to 9 digits"));
+        bad(
+            "018",
+            false,
+            IsaIssueKind::ControlNumberFormat,
+            format!("ISA13 {isa13:?} is not zero-padded to 9 digits"),
+        );
     }
     let date = &fields[8];
     if !valid_yymmdd(date) {
-        bad("014", false, IsaIssueKind::FieldValue, format!("ISA09 {date:?} is not a valid YYMMDD date"));
+        bad(
+            "014",
+            false,
+            IsaIssueKind::FieldValue,
+            format!("ISA09 {date:?} is not a valid YYMMDD date"),
+        );
     }
     let time = &fields[9];
     if !valid_hhmm(time) {
-        bad("015", false, IsaIssueKind::FieldValue, format!("ISA10 {time:?} is not a valid HHMM time"));
+        bad(
+            "015",
+            false,
+            IsaIssueKind::FieldValue,
+            format!("ISA10 {time:?} is not a valid HHMM time"),
+        );
     }
     let version = &fields[11];
     if version.len() != 5 || !version.bytes().all(|b| b.is_ascii_digit()) {
-        bad("017", false, IsaIssueKind::FieldValue, format!("ISA12 {version:?} is not a 5-digit control version"));
+        bad(
+            "017",
+            false,
+            IsaIssueKind::FieldValue,
+            format!("ISA12 {version:?} is not a 5-digit control version"),
+        );
     }
     if !matches!(fields[13].as_str(), "0" | "1") {
-        bad("019", false, IsaIssueKind::FieldValue, format!("ISA14 {:?} is not 0 or 1", fields[13]));
+        bad(
+            "019",
+            false,
+            IsaIssueKind::FieldValue,
+            format!("ISA14 {:?} is not 0 or 1", fields[13]),
+        );
     }
     if !matches!(fields[14].as_str(), "P" | "T" | "I") {
-        bad("020", false, IsaIssueKind::FieldValue, format!("ISA15 {:?} is not P, T or I", fields[14]));
+        bad(
+            "020",
+            false,
+            IsaIssueKind::FieldValue,
+            format!("ISA15 {:?} is not P, T or I", fields[14]),
+        );
     }
     for (n, code) in [(5usize, "005"), (7, "007")] {
         if fields[n - 1].len() != 2 {
-            bad(code, false, IsaIssueKind::FieldValue, format!("ISA{n:02} {:?} is not a 2-character qualifier", fields[n - 1]));
+            bad(
+                code,
+                false,
+                IsaIssueKind::FieldValue,
+                format!(
+                    "ISA{n:02} {:?} is not a 2-character qualifier",
+                    fields[n - 1]
+                ),
+            );
         }
     }
     for (n, code) in [(6usize, "006"), (8, "008")] {
         if fields[n - 1].is_empty() || fields[n - 1].len() > 15 {
-            bad(code, false, IsaIssueKind::FieldValue, format!("ISA{n:02} {:?} is not an ID of 1 to 15 characters", fields[n - 1]));
+            bad(
+                code,
+                false,
+                IsaIssueKind::FieldValue,
+                format!(
+                    "ISA{n:02} {:?} is not an ID of 1 to 15 characters",
+                    fields[n - 1]
+                ),
+            );
         }
     }
 }
@@ -349,19 +447,33 @@ pub fn valid_hhmm(s: &str) -> bool {
 }
 
 fn trim(field: &[u8]) -> &[u8] {
-    let start = field.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(field.len());
-    let end = field.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = field
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(field.len());
+    let end = field
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &field[start..end]
 }
 
 /// Trims padding and removes line breaks a wrapping tool put inside the header.
 fn trim_all(field: &[u8]) -> Vec<u8> {
-    trim(field).iter().copied().filter(|b| *b != b'\r' && *b != b'\n').collect()
+    trim(field)
+        .iter()
+        .copied()
+        .filter(|b| *b != b'\r' && *b != b'\n')
+        .collect()
 }
 
 /// A byte shown for a message: printable as itself, otherwise as hex.
 pub fn show_byte(b: u8) -> String {
-    if b.is_ascii_graphic() { format!("'{}'", b as char) } else { format!("0x{b:02X}") }
+    if b.is_ascii_graphic() {
+        format!("'{}'", b as char)
+    } else {
+        format!("0x{b:02X}")
+    }
 }
 
 #[cfg(test)]
@@ -405,7 +517,11 @@ mod tests {
         assert_eq!(h.delimiters.component, b':');
         assert_eq!(h.field(13), "905");
         assert!(h.issues.iter().any(|i| i.kind == IsaIssueKind::Padding));
-        assert!(h.issues.iter().any(|i| i.kind == IsaIssueKind::ControlNumberFormat));
+        assert!(
+            h.issues
+                .iter()
+                .any(|i| i.kind == IsaIssueKind::ControlNumberFormat)
+        );
     }
 
     #[test]
@@ -417,7 +533,10 @@ mod tests {
     #[test]
     fn short_input_is_incomplete_until_eof() {
         assert!(matches!(parse_isa(&ISA[..50], false), IsaParse::Incomplete));
-        assert!(matches!(parse_isa(&ISA[..50], true), IsaParse::Broken { .. }));
+        assert!(matches!(
+            parse_isa(&ISA[..50], true),
+            IsaParse::Broken { .. }
+        ));
         assert!(matches!(parse_isa(b"IS", false), IsaParse::Incomplete));
     }
 
@@ -434,6 +553,9 @@ mod tests {
     fn equal_delimiters_are_broken() {
         let mut v = ISA.to_vec();
         v[104] = b'*';
-        assert!(matches!(parse_isa(&v, true), IsaParse::Broken { ta105: "027", .. }));
+        assert!(matches!(
+            parse_isa(&v, true),
+            IsaParse::Broken { ta105: "027", .. }
+        ));
     }
 }

@@ -29,7 +29,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { chunk: 64 * 1024, max_segment: 256 * 1024 }
+        Limits {
+            chunk: 64 * 1024,
+            max_segment: 256 * 1024,
+        }
     }
 }
 
@@ -128,7 +131,10 @@ impl<R: Read> Tokenizer<R> {
             close_after: false,
             scratch: Vec::new(),
             bounds: Vec::with_capacity(64),
-            limits: Limits { chunk, max_segment: limits.max_segment.max(1024) },
+            limits: Limits {
+                chunk,
+                max_segment: limits.max_segment.max(1024),
+            },
             junk: None,
             delims: Delimiters::standard(None),
             seg_offset: 0,
@@ -207,7 +213,10 @@ impl<R: Read> Tokenizer<R> {
                         return Ok(Some(token));
                     }
                     if self.pos == self.end && self.eof {
-                        return Ok(self.junk.take().map(|(offset, len)| Token::Skipped { offset, len }));
+                        return Ok(self
+                            .junk
+                            .take()
+                            .map(|(offset, len)| Token::Skipped { offset, len }));
                     }
                 }
                 Some(d) => match self.inside(d)? {
@@ -250,7 +259,12 @@ impl<R: Read> Tokenizer<R> {
                 self.pos += 1;
             }
             let avail = self.end - self.pos;
-            if avail < BOM.len() && !self.eof && (avail == 0 || BOM.starts_with(&self.buf[self.pos..self.end]) || b"ISA".starts_with(&self.buf[self.pos..self.end])) {
+            if avail < BOM.len()
+                && !self.eof
+                && (avail == 0
+                    || BOM.starts_with(&self.buf[self.pos..self.end])
+                    || b"ISA".starts_with(&self.buf[self.pos..self.end]))
+            {
                 if !self.fill()? && !self.eof {
                     break;
                 }
@@ -285,14 +299,25 @@ impl<R: Read> Tokenizer<R> {
                     self.pos += header.len;
                     self.delims = header.delimiters;
                     self.inside = Some(header.delimiters);
-                    Ok(Some(Token::Interchange { offset, header: Box::new(header) }))
+                    Ok(Some(Token::Interchange {
+                        offset,
+                        header: Box::new(header),
+                    }))
                 }
-                IsaParse::Broken { ta105, message, consumed } => {
+                IsaParse::Broken {
+                    ta105,
+                    message,
+                    consumed,
+                } => {
                     // Skip the broken header, then everything up to the next ISA counts as junk of
                     // this broken interchange (it is reported by the header finding, not again).
                     self.pos += consumed.clamp(3, avail);
                     self.skip_to_next_isa()?;
-                    Ok(Some(Token::BrokenHeader { offset, ta105, message }))
+                    Ok(Some(Token::BrokenHeader {
+                        offset,
+                        ta105,
+                        message,
+                    }))
                 }
             }
         } else {
@@ -302,7 +327,10 @@ impl<R: Read> Tokenizer<R> {
                 Some(k) => self.add_junk(1 + k),
                 None => {
                     let keep = if self.eof { 0 } else { 2 };
-                    let take = (self.end - self.pos).saturating_sub(keep).max(1).min(self.end - self.pos);
+                    let take = (self.end - self.pos)
+                        .saturating_sub(keep)
+                        .max(1)
+                        .min(self.end - self.pos);
                     self.add_junk(take);
                     if !self.eof {
                         self.fill()?;
@@ -391,16 +419,25 @@ impl<R: Read> Tokenizer<R> {
             if d.segment == Terminator::Newline || unterminated {
                 return Ok(Step::Again);
             }
-            return Ok(Step::Token(Token::EmptySegment { offset: self.seg_offset }));
+            return Ok(Step::Token(Token::EmptySegment {
+                offset: self.seg_offset,
+            }));
         }
-        let wrapped = d.segment != Terminator::Newline && memchr::memchr2(b'\r', b'\n', &self.buf[start..seg_end]).is_some();
+        let wrapped = d.segment != Terminator::Newline
+            && memchr::memchr2(b'\r', b'\n', &self.buf[start..seg_end]).is_some();
         let ready = if wrapped {
             self.scratch.clear();
-            self.scratch.extend(self.buf[start..seg_end].iter().copied().filter(|b| *b != b'\r' && *b != b'\n'));
+            self.scratch.extend(
+                self.buf[start..seg_end]
+                    .iter()
+                    .copied()
+                    .filter(|b| *b != b'\r' && *b != b'\n'),
+            );
             self.lowercase = split_elements(&mut self.scratch, d.element, &mut self.bounds);
             Ready::Scratch
         } else {
-            self.lowercase = split_elements(&mut self.buf[start..seg_end], d.element, &mut self.bounds);
+            self.lowercase =
+                split_elements(&mut self.buf[start..seg_end], d.element, &mut self.bounds);
             Ready::Buffer(start, seg_end)
         };
         if self.current_tag(&ready) == b"IEA" {
@@ -507,16 +544,25 @@ mod tests {
     use super::*;
 
     pub(crate) fn collect(input: &[u8], chunk: usize) -> Vec<String> {
-        let mut t = Tokenizer::with_limits(input, Limits { chunk, max_segment: 4096 });
+        let mut t = Tokenizer::with_limits(
+            input,
+            Limits {
+                chunk,
+                max_segment: 4096,
+            },
+        );
         let mut out = Vec::new();
         while let Some(tok) = t.next_token().expect("in-memory reads do not fail") {
             out.push(match tok {
                 Token::Interchange { header, .. } => format!("ISA[{}]", header.field(13)),
-                Token::Segment(s) => s.elements().fold(String::from_utf8_lossy(s.tag()).into_owned(), |mut acc, e| {
-                    acc.push('|');
-                    acc.push_str(&String::from_utf8_lossy(e));
-                    acc
-                }),
+                Token::Segment(s) => s.elements().fold(
+                    String::from_utf8_lossy(s.tag()).into_owned(),
+                    |mut acc, e| {
+                        acc.push('|');
+                        acc.push_str(&String::from_utf8_lossy(e));
+                        acc
+                    },
+                ),
                 Token::BrokenHeader { ta105, .. } => format!("BROKEN[{ta105}]"),
                 Token::Skipped { len, .. } => format!("SKIP[{len}]"),
                 Token::Oversized { len, .. } => format!("OVERSIZED[{len}]"),
@@ -540,7 +586,13 @@ mod tests {
         let expected = collect(doc("~", "").as_bytes(), 1 << 16);
         assert_eq!(expected.len(), 7);
         assert_eq!(expected[3], "W05|N|ORD1");
-        for (term, after) in [("~", "\n"), ("~", "\r\n"), ("\n", ""), ("\r\n", ""), ("~", "\r\n   ")] {
+        for (term, after) in [
+            ("~", "\n"),
+            ("~", "\r\n"),
+            ("\n", ""),
+            ("\r\n", ""),
+            ("~", "\r\n   "),
+        ] {
             for chunk in [1, 7, 64, 1 << 16] {
                 let got = collect(doc(term, after).as_bytes(), chunk);
                 assert_eq!(got, expected, "term {term:?} after {after:?} chunk {chunk}");
@@ -572,7 +624,10 @@ mod tests {
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect::<Vec<_>>()
             .join("\n");
-        assert_eq!(collect(wrapped.as_bytes(), 32), collect(text.as_bytes(), 32));
+        assert_eq!(
+            collect(wrapped.as_bytes(), 32),
+            collect(text.as_bytes(), 32)
+        );
     }
 
     #[test]
@@ -586,7 +641,13 @@ mod tests {
     fn oversized_segment_is_skipped_in_bounded_memory() {
         let big = "X".repeat(100_000);
         let text = doc("~", "").replace("W05*N*ORD1", &format!("W05*N*{big}"));
-        let mut t = Tokenizer::with_limits(text.as_bytes(), Limits { chunk: 4096, max_segment: 8192 });
+        let mut t = Tokenizer::with_limits(
+            text.as_bytes(),
+            Limits {
+                chunk: 4096,
+                max_segment: 8192,
+            },
+        );
         let mut saw = false;
         while let Some(tok) = t.next_token().unwrap() {
             if let Token::Oversized { len, tag, .. } = tok {
@@ -609,7 +670,10 @@ mod tests {
     #[test]
     fn two_interchanges_with_different_delimiters() {
         let a = doc("~", "\n");
-        let b = doc("~", "").replace('*', "|").replace('~', "'").replace("|>'", "|:'");
+        let b = doc("~", "")
+            .replace('*', "|")
+            .replace('~', "'")
+            .replace("|>'", "|:'");
         let got = collect(format!("{a}{b}").as_bytes(), 16);
         assert_eq!(got.len(), 14, "{got:?}");
         assert_eq!(got[10], "W05|N|ORD1");

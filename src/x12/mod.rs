@@ -4,14 +4,14 @@
 //! callers decide what to do with the findings.
 #![warn(missing_docs)]
 
+pub mod ack;
 pub mod delimiters;
-pub mod isa;
-pub mod lexer;
-pub mod segment;
+pub mod envelope;
 pub mod finding;
 pub mod grammar;
+pub mod isa;
+pub mod lexer;
 pub mod policy;
-pub mod envelope;
-pub mod validate;
 pub mod report;
-pub mod ack;
+pub mod segment;
+pub mod validate;

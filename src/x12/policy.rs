@@ -31,7 +31,9 @@ impl std::str::FromStr for Policy {
             "strict" => Ok(Policy::Strict),
             "standard" => Ok(Policy::Standard),
             "lenient" => Ok(Policy::Lenient),
-            other => Err(format!("unknown policy {other:?} (expected strict, standard or lenient)")),
+            other => Err(format!(
+                "unknown policy {other:?} (expected strict, standard or lenient)"
+            )),
         }
     }
 }
@@ -113,7 +115,10 @@ impl Policy {
     pub fn severity(self, rule: Rule) -> Severity {
         use Rule::*;
         use Severity::*;
-        let always = matches!(rule, BrokenEnvelope | MissingTrailer | UnsupportedVersion | UnknownSet | OversizedSegment);
+        let always = matches!(
+            rule,
+            BrokenEnvelope | MissingTrailer | UnsupportedVersion | UnknownSet | OversizedSegment
+        );
         if always {
             return Error;
         }
@@ -124,8 +129,9 @@ impl Policy {
                 _ => Error,
             },
             Policy::Standard => match rule {
-                ControlMismatch | CountMismatch | MandatorySegment | MandatoryElement | InvalidCharacter
-                | InvalidKeyCode | InvalidDate | InvalidTime | HierarchyParent => Error,
+                ControlMismatch | CountMismatch | MandatorySegment | MandatoryElement
+                | InvalidCharacter | InvalidKeyCode | InvalidDate | InvalidTime
+                | HierarchyParent => Error,
                 _ => Warning,
             },
             Policy::Lenient => match rule {
@@ -143,18 +149,38 @@ mod tests {
     #[test]
     fn standard_rejects_untrustworthy_and_warns_cosmetic() {
         let p = Policy::Standard;
-        for r in [Rule::ControlMismatch, Rule::CountMismatch, Rule::MissingTrailer, Rule::MandatorySegment, Rule::InvalidDate] {
+        for r in [
+            Rule::ControlMismatch,
+            Rule::CountMismatch,
+            Rule::MissingTrailer,
+            Rule::MandatorySegment,
+            Rule::InvalidDate,
+        ] {
             assert_eq!(p.severity(r), Severity::Error, "{r:?}");
         }
-        for r in [Rule::IsaPadding, Rule::ControlPadding, Rule::ContentCount, Rule::TrailingEmpty] {
+        for r in [
+            Rule::IsaPadding,
+            Rule::ControlPadding,
+            Rule::ContentCount,
+            Rule::TrailingEmpty,
+        ] {
             assert_eq!(p.severity(r), Severity::Warning, "{r:?}");
         }
     }
 
     #[test]
     fn strict_and_lenient_bracket_standard() {
-        assert_eq!(Policy::Strict.severity(Rule::TrailingEmpty), Severity::Error);
-        assert_eq!(Policy::Lenient.severity(Rule::CountMismatch), Severity::Warning);
-        assert_eq!(Policy::Lenient.severity(Rule::MissingTrailer), Severity::Error);
+        assert_eq!(
+            Policy::Strict.severity(Rule::TrailingEmpty),
+            Severity::Error
+        );
+        assert_eq!(
+            Policy::Lenient.severity(Rule::CountMismatch),
+            Severity::Warning
+        );
+        assert_eq!(
+            Policy::Lenient.severity(Rule::MissingTrailer),
+            Severity::Error
+        );
     }
 }

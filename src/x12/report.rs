@@ -2,7 +2,9 @@
 
 use serde::Serialize;
 
-use super::envelope::{FileSummary, GroupOutcome, Interchange, InterchangeOutcome, SetOutcome, Verdict, Visitor};
+use super::envelope::{
+    FileSummary, GroupOutcome, Interchange, InterchangeOutcome, SetOutcome, Verdict, Visitor,
+};
 use super::finding::{Finding, Severity};
 
 /// At most this many findings are kept per file (the rest are counted).
@@ -68,7 +70,13 @@ impl ReportVisitor {
         self.report.file = file.to_string();
         self.report.verdict = if summary.rejected {
             "rejected"
-        } else if summary.warnings || self.report.findings.iter().any(|f| f.severity == Severity::Warning) {
+        } else if summary.warnings
+            || self
+                .report
+                .findings
+                .iter()
+                .any(|f| f.severity == Severity::Warning)
+        {
             "accepted_with_warnings"
         } else {
             "accepted"
@@ -131,7 +139,14 @@ impl Report {
         let _ = writeln!(
             out,
             "  {} interchange(s) ({} rejected), {} group(s) ({} rejected), {} set(s): {} accepted ({} with warnings), {} rejected",
-            s.interchanges, s.interchanges_rejected, s.groups, s.groups_rejected, s.sets, s.sets_accepted, s.sets_with_warnings, s.sets_rejected
+            s.interchanges,
+            s.interchanges_rejected,
+            s.groups,
+            s.groups_rejected,
+            s.sets,
+            s.sets_accepted,
+            s.sets_with_warnings,
+            s.sets_rejected
         );
         for line in &self.sets {
             let v = match line.verdict {
@@ -139,7 +154,11 @@ impl Report {
                 Verdict::AcceptedWithWarnings => "accepted with warnings",
                 Verdict::Rejected => "rejected",
             };
-            let _ = writeln!(out, "  set {} ({} {}, ISA13 {}, GS06 {}): {v}", line.position, line.set_id, line.control, line.interchange, line.group);
+            let _ = writeln!(
+                out,
+                "  set {} ({} {}, ISA13 {}, GS06 {}): {v}",
+                line.position, line.set_id, line.control, line.interchange, line.group
+            );
         }
         for f in &self.findings {
             let _ = writeln!(out, "  {f}");

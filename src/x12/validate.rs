@@ -73,7 +73,11 @@ impl<'g> SetValidator<'g> {
     /// A validator for a set; `base` carries the envelope part of every location.
     pub fn new(grammar: &'g Grammar, policy: Policy, base: Location) -> Self {
         let mut stack = Vec::with_capacity(8);
-        stack.push(Frame { loop_index: 0, pos: 0, uses: 1 });
+        stack.push(Frame {
+            loop_index: 0,
+            pos: 0,
+            uses: 1,
+        });
         SetValidator {
             grammar,
             policy,
@@ -111,21 +115,36 @@ impl<'g> SetValidator<'g> {
         let Some(tag) = tag_key(seg.tag()) else {
             let loc = self.loc(seg, position);
             let shown = bad_value(seg.tag());
-            self.find(out, Rule::SegmentPlacement, Some(Code::segment("1")), loc, format!("{shown:?} is not a segment tag"));
+            self.find(
+                out,
+                Rule::SegmentPlacement,
+                Some(Code::segment("1")),
+                loc,
+                format!("{shown:?} is not a segment tag"),
+            );
             return;
         };
         if position > 1 && !self.place(tag, seg, position, out) {
             let loc = self.loc(seg, position);
             let name = String::from_utf8_lossy(seg.tag());
             if self.grammar.in_structure.contains(&tag) {
-                self.find(out, Rule::SegmentPlacement, Some(Code::segment("7")), loc, format!("segment {name} is not in its proper sequence here"));
+                self.find(
+                    out,
+                    Rule::SegmentPlacement,
+                    Some(Code::segment("7")),
+                    loc,
+                    format!("segment {name} is not in its proper sequence here"),
+                );
             } else {
                 self.find(
                     out,
                     Rule::SegmentPlacement,
                     Some(Code::segment("6")),
                     loc,
-                    format!("segment {name} is not defined for transaction set {} in {}", self.grammar.set, self.grammar.version),
+                    format!(
+                        "segment {name} is not defined for transaction set {} in {}",
+                        self.grammar.set, self.grammar.version
+                    ),
                 );
                 return;
             }
@@ -149,7 +168,10 @@ impl<'g> SetValidator<'g> {
                 self.counted[i] += 1;
             }
             if rule.segment == tag
-                && let Ok(n) = std::str::from_utf8(seg.element(rule.element)).unwrap_or("").trim().parse::<u64>()
+                && let Ok(n) = std::str::from_utf8(seg.element(rule.element))
+                    .unwrap_or("")
+                    .trim()
+                    .parse::<u64>()
             {
                 self.claimed[i] = Some((n, position));
             }
@@ -171,7 +193,10 @@ impl<'g> SetValidator<'g> {
                     Rule::ContentCount,
                     None,
                     loc,
-                    format!("{} counts {claimed}, but the set has {} of the segments it counts", rule.name, self.counted[i]),
+                    format!(
+                        "{} counts {claimed}, but the set has {} of the segments it counts",
+                        rule.name, self.counted[i]
+                    ),
                 );
             }
         }
@@ -188,7 +213,12 @@ impl<'g> SetValidator<'g> {
                 }
                 let (matches, limit, is_loop) = match entry {
                     Entry::Segment { tag: t, max, .. } => (*t == tag, *max, None),
-                    Entry::Loop { trigger, repeat, index, .. } => (*trigger == tag, *repeat, Some(*index)),
+                    Entry::Loop {
+                        trigger,
+                        repeat,
+                        index,
+                        ..
+                    } => (*trigger == tag, *repeat, Some(*index)),
                 };
                 if !matches {
                     continue;
@@ -201,8 +231,18 @@ impl<'g> SetValidator<'g> {
                         let uses = frame.uses;
                         let loc = self.loc(seg, position);
                         let name = String::from_utf8_lossy(seg.tag());
-                        let (code, what) = if is_loop.is_some() { ("4", "loop") } else { ("5", "segment") };
-                        self.find(out, Rule::MaxUse, Some(Code::segment(code)), loc, format!("{what} {name} occurs {uses} times; at most {limit} allowed"));
+                        let (code, what) = if is_loop.is_some() {
+                            ("4", "loop")
+                        } else {
+                            ("5", "segment")
+                        };
+                        self.find(
+                            out,
+                            Rule::MaxUse,
+                            Some(Code::segment(code)),
+                            loc,
+                            format!("{what} {name} occurs {uses} times; at most {limit} allowed"),
+                        );
                     }
                 } else {
                     let from = frame.pos;
@@ -211,7 +251,11 @@ impl<'g> SetValidator<'g> {
                     self.missing_between(depth, from + 1, i, seg, position, out);
                 }
                 if let Some(index) = is_loop {
-                    self.stack.push(Frame { loop_index: index, pos: 0, uses: 1 });
+                    self.stack.push(Frame {
+                        loop_index: index,
+                        pos: 0,
+                        uses: 1,
+                    });
                 }
                 return true;
             }
@@ -228,13 +272,23 @@ impl<'g> SetValidator<'g> {
         }
     }
 
-    fn missing_between(&self, depth: usize, from: usize, to: usize, seg: &Segment<'_>, position: u32, out: &mut Findings) {
+    fn missing_between(
+        &self,
+        depth: usize,
+        from: usize,
+        to: usize,
+        seg: &Segment<'_>,
+        position: u32,
+        out: &mut Findings,
+    ) {
         let f = self.stack[depth];
         let g = self.grammar;
         for entry in g.loops[f.loop_index].entries.get(from..to).unwrap_or(&[]) {
             let (required, tag) = match entry {
                 Entry::Segment { required, tag, .. } => (*required, *tag),
-                Entry::Loop { required, trigger, .. } => (*required, *trigger),
+                Entry::Loop {
+                    required, trigger, ..
+                } => (*required, *trigger),
             };
             if required {
                 let name = tag_name(tag);
@@ -242,17 +296,38 @@ impl<'g> SetValidator<'g> {
                 loc.segment_id = Some(name.clone());
                 let lid = &g.loops[f.loop_index].id;
                 loc.loop_id = (!lid.is_empty()).then(|| lid.clone());
-                self.find(out, Rule::MandatorySegment, Some(Code::segment("3")), loc, format!("mandatory segment {name} is missing"));
+                self.find(
+                    out,
+                    Rule::MandatorySegment,
+                    Some(Code::segment("3")),
+                    loc,
+                    format!("mandatory segment {name} is missing"),
+                );
             }
         }
     }
 
-    fn check_elements(&self, def: &SegmentDef, seg: &Segment<'_>, position: u32, out: &mut Findings) {
+    fn check_elements(
+        &self,
+        def: &SegmentDef,
+        seg: &Segment<'_>,
+        position: u32,
+        out: &mut Findings,
+    ) {
         let count = seg.element_count();
-        let last = (1..=count).rev().find(|&i| !is_blank(seg.element(i))).unwrap_or(0);
+        let last = (1..=count)
+            .rev()
+            .find(|&i| !is_blank(seg.element(i)))
+            .unwrap_or(0);
         if count > last {
             let loc = self.loc(seg, position);
-            self.find(out, Rule::TrailingEmpty, None, loc, format!("segment ends with {} empty element(s)", count - last));
+            self.find(
+                out,
+                Rule::TrailingEmpty,
+                None,
+                loc,
+                format!("segment ends with {} empty element(s)", count - last),
+            );
         }
         if last > def.elements.len() {
             let mut loc = self.loc(seg, position);
@@ -263,7 +338,10 @@ impl<'g> SetValidator<'g> {
                 Rule::TooManyElements,
                 Some(Code::element("3")),
                 loc,
-                format!("segment has {last} elements; {} are defined (a delimiter inside data?)", def.elements.len()),
+                format!(
+                    "segment has {last} elements; {} are defined (a delimiter inside data?)",
+                    def.elements.len()
+                ),
             );
         }
         for (i, ed) in def.elements.iter().enumerate() {
@@ -271,12 +349,25 @@ impl<'g> SetValidator<'g> {
             let value = seg.element(n);
             if is_blank(value) {
                 if ed.mandatory {
-                    self.element_finding(seg, position, n, None, ed, Rule::MandatoryElement, "1", value, "mandatory element is missing".into(), out);
+                    self.element_finding(
+                        seg,
+                        position,
+                        n,
+                        None,
+                        ed,
+                        Rule::MandatoryElement,
+                        "1",
+                        value,
+                        "mandatory element is missing".into(),
+                        out,
+                    );
                 }
                 continue;
             }
             match (ed.kind, seg.delimiters.repetition) {
-                (ElementType::Composite, _) => self.check_composite(seg, position, n, ed, value, out),
+                (ElementType::Composite, _) => {
+                    self.check_composite(seg, position, n, ed, value, out)
+                }
                 (_, Some(rep)) if memchr::memchr(rep, value).is_some() => {
                     for piece in value.split(|b| *b == rep) {
                         if !is_blank(piece) {
@@ -288,7 +379,11 @@ impl<'g> SetValidator<'g> {
             }
         }
         for note in &def.syntax {
-            let present: Vec<bool> = note.positions.iter().map(|&p| !is_blank(seg.element(p))).collect();
+            let present: Vec<bool> = note
+                .positions
+                .iter()
+                .map(|&p| !is_blank(seg.element(p)))
+                .collect();
             let first = present[0];
             let n_present = present.iter().filter(|p| **p).count();
             let violation = match note.kind {
@@ -302,8 +397,19 @@ impl<'g> SetValidator<'g> {
             if violation {
                 let code = if note.kind == b'E' { "10" } else { "2" };
                 let at = match note.kind {
-                    b'E' => note.positions.iter().zip(&present).filter(|(_, p)| **p).nth(1).map(|(p, _)| *p),
-                    _ => note.positions.iter().zip(&present).find(|(_, p)| !**p).map(|(p, _)| *p),
+                    b'E' => note
+                        .positions
+                        .iter()
+                        .zip(&present)
+                        .filter(|(_, p)| **p)
+                        .nth(1)
+                        .map(|(p, _)| *p),
+                    _ => note
+                        .positions
+                        .iter()
+                        .zip(&present)
+                        .find(|(_, p)| !**p)
+                        .map(|(p, _)| *p),
                 }
                 .unwrap_or(note.positions[0]);
                 let ed = &def.elements[at - 1];
@@ -314,23 +420,70 @@ impl<'g> SetValidator<'g> {
                     b'C' => "when the first is present, all of the others are required",
                     _ => "when the first is present, at least one of the others is required",
                 };
-                self.element_finding(seg, position, at, None, ed, Rule::SyntaxNote, code, seg.element(at), format!("syntax note {}: {what}", note.text), out);
+                self.element_finding(
+                    seg,
+                    position,
+                    at,
+                    None,
+                    ed,
+                    Rule::SyntaxNote,
+                    code,
+                    seg.element(at),
+                    format!("syntax note {}: {what}", note.text),
+                    out,
+                );
             }
         }
     }
 
-    fn check_composite(&self, seg: &Segment<'_>, position: u32, n: usize, ed: &ElementDef, value: &[u8], out: &mut Findings) {
+    fn check_composite(
+        &self,
+        seg: &Segment<'_>,
+        position: u32,
+        n: usize,
+        ed: &ElementDef,
+        value: &[u8],
+        out: &mut Findings,
+    ) {
         let sep = seg.delimiters.component;
         let parts = value.split(|b| *b == sep).count();
-        let last = (1..=parts).rev().find(|&c| !is_blank(split_component(value, sep, c))).unwrap_or(0);
+        let last = (1..=parts)
+            .rev()
+            .find(|&c| !is_blank(split_component(value, sep, c)))
+            .unwrap_or(0);
         if last > ed.components.len() {
-            self.element_finding(seg, position, n, Some(last), ed, Rule::TooManyElements, "13", value, format!("composite has {last} components; {} are defined", ed.components.len()), out);
+            self.element_finding(
+                seg,
+                position,
+                n,
+                Some(last),
+                ed,
+                Rule::TooManyElements,
+                "13",
+                value,
+                format!(
+                    "composite has {last} components; {} are defined",
+                    ed.components.len()
+                ),
+                out,
+            );
         }
         for (c, cd) in ed.components.iter().enumerate() {
             let v = split_component(value, sep, c + 1);
             if is_blank(v) {
                 if cd.mandatory {
-                    self.element_finding(seg, position, n, Some(c + 1), cd, Rule::MandatoryElement, "1", v, "mandatory component is missing".into(), out);
+                    self.element_finding(
+                        seg,
+                        position,
+                        n,
+                        Some(c + 1),
+                        cd,
+                        Rule::MandatoryElement,
+                        "1",
+                        v,
+                        "mandatory component is missing".into(),
+                        out,
+                    );
                 }
             } else {
                 self.check_value(seg, position, n, Some(c + 1), cd, v, out);
@@ -339,16 +492,47 @@ impl<'g> SetValidator<'g> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn check_value(&self, seg: &Segment<'_>, position: u32, n: usize, comp: Option<usize>, ed: &ElementDef, v: &[u8], out: &mut Findings) {
+    fn check_value(
+        &self,
+        seg: &Segment<'_>,
+        position: u32,
+        n: usize,
+        comp: Option<usize>,
+        ed: &ElementDef,
+        v: &[u8],
+        out: &mut Findings,
+    ) {
         if v.iter().any(|b| *b < 0x20 || *b == 0x7F) {
-            self.element_finding(seg, position, n, comp, ed, Rule::InvalidCharacter, "6", v, "element contains control characters".into(), out);
+            self.element_finding(
+                seg,
+                position,
+                n,
+                comp,
+                ed,
+                Rule::InvalidCharacter,
+                "6",
+                v,
+                "element contains control characters".into(),
+                out,
+            );
             return;
         }
         let len = match ed.kind {
             ElementType::N(_) => {
                 let digits = v.strip_prefix(b"-").unwrap_or(v);
                 if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-                    self.element_finding(seg, position, n, comp, ed, Rule::InvalidCharacter, "6", v, "numeric element holds non-digits".into(), out);
+                    self.element_finding(
+                        seg,
+                        position,
+                        n,
+                        comp,
+                        ed,
+                        Rule::InvalidCharacter,
+                        "6",
+                        v,
+                        "numeric element holds non-digits".into(),
+                        out,
+                    );
                     return;
                 }
                 digits.len()
@@ -356,20 +540,53 @@ impl<'g> SetValidator<'g> {
             ElementType::R => match decimal_len(v) {
                 Some(l) => l,
                 None => {
-                    self.element_finding(seg, position, n, comp, ed, Rule::InvalidCharacter, "6", v, "decimal element is not a number".into(), out);
+                    self.element_finding(
+                        seg,
+                        position,
+                        n,
+                        comp,
+                        ed,
+                        Rule::InvalidCharacter,
+                        "6",
+                        v,
+                        "decimal element is not a number".into(),
+                        out,
+                    );
                     return;
                 }
             },
             ElementType::Dt => {
                 if !valid_date(v) {
-                    self.element_finding(seg, position, n, comp, ed, Rule::InvalidDate, "8", v, "not a valid date".into(), out);
+                    self.element_finding(
+                        seg,
+                        position,
+                        n,
+                        comp,
+                        ed,
+                        Rule::InvalidDate,
+                        "8",
+                        v,
+                        "not a valid date".into(),
+                        out,
+                    );
                     return;
                 }
                 v.len()
             }
             ElementType::Tm => {
                 if !valid_time(v) {
-                    self.element_finding(seg, position, n, comp, ed, Rule::InvalidTime, "9", v, "not a valid time".into(), out);
+                    self.element_finding(
+                        seg,
+                        position,
+                        n,
+                        comp,
+                        ed,
+                        Rule::InvalidTime,
+                        "9",
+                        v,
+                        "not a valid time".into(),
+                        out,
+                    );
                     return;
                 }
                 v.len()
@@ -379,21 +596,62 @@ impl<'g> SetValidator<'g> {
                     let list = &self.grammar.codes[ci];
                     let trimmed = trim_spaces(v);
                     if list.complete && !list.contains(trimmed) {
-                        let rule = if ed.key { Rule::InvalidKeyCode } else { Rule::InvalidCode };
-                        self.element_finding(seg, position, n, comp, ed, rule, "7", v, format!("code {:?} is not in list {}", bad_value(v), list.name), out);
+                        let rule = if ed.key {
+                            Rule::InvalidKeyCode
+                        } else {
+                            Rule::InvalidCode
+                        };
+                        self.element_finding(
+                            seg,
+                            position,
+                            n,
+                            comp,
+                            ed,
+                            rule,
+                            "7",
+                            v,
+                            format!("code {:?} is not in list {}", bad_value(v), list.name),
+                            out,
+                        );
                         return;
                     }
                 }
                 v.len()
             }
             ElementType::An | ElementType::Composite => {
-                if v.is_ascii() { v.len() } else { String::from_utf8_lossy(v).chars().count() }
+                if v.is_ascii() {
+                    v.len()
+                } else {
+                    String::from_utf8_lossy(v).chars().count()
+                }
             }
         };
         if len < ed.min as usize {
-            self.element_finding(seg, position, n, comp, ed, Rule::ElementLength, "4", v, format!("{len} characters; at least {} required", ed.min), out);
+            self.element_finding(
+                seg,
+                position,
+                n,
+                comp,
+                ed,
+                Rule::ElementLength,
+                "4",
+                v,
+                format!("{len} characters; at least {} required", ed.min),
+                out,
+            );
         } else if len > ed.max as usize {
-            self.element_finding(seg, position, n, comp, ed, Rule::ElementLength, "5", v, format!("{len} characters; at most {} allowed", ed.max), out);
+            self.element_finding(
+                seg,
+                position,
+                n,
+                comp,
+                ed,
+                Rule::ElementLength,
+                "5",
+                v,
+                format!("{len} characters; at most {} allowed", ed.max),
+                out,
+            );
         }
     }
 
@@ -436,7 +694,13 @@ impl<'g> SetValidator<'g> {
             return;
         }
         if self.hl_levels.contains_key(id) {
-            hl_finding(self, out, Rule::HierarchyParent, 1, format!("HL01 {} is used twice", bad_value(id)));
+            hl_finding(
+                self,
+                out,
+                Rule::HierarchyParent,
+                1,
+                format!("HL01 {} is used twice", bad_value(id)),
+            );
         }
         let parent_level = if parent.is_empty() {
             None
@@ -444,7 +708,13 @@ impl<'g> SetValidator<'g> {
             match self.hl_levels.get(parent) {
                 Some(l) => Some(l.clone()),
                 None => {
-                    hl_finding(self, out, Rule::HierarchyParent, 2, format!("HL02 {} names no HL seen before", bad_value(parent)));
+                    hl_finding(
+                        self,
+                        out,
+                        Rule::HierarchyParent,
+                        2,
+                        format!("HL02 {} names no HL seen before", bad_value(parent)),
+                    );
                     None
                 }
             }
@@ -465,7 +735,13 @@ impl<'g> SetValidator<'g> {
                 (Some(pl), _) => {
                     let pl = String::from_utf8_lossy(pl);
                     if !pairs.iter().any(|(a, b)| *a == pl && *b == level_s) {
-                        hl_finding(self, out, Rule::HierarchyLevel, 3, format!("level {level_s} under {pl} does not fit structure {code}"));
+                        hl_finding(
+                            self,
+                            out,
+                            Rule::HierarchyLevel,
+                            3,
+                            format!("level {level_s} under {pl} does not fit structure {code}"),
+                        );
                     }
                 }
                 _ => {}
@@ -477,7 +753,9 @@ impl<'g> SetValidator<'g> {
 
 fn tag_name(tag: Tag) -> String {
     let bytes = tag.to_be_bytes();
-    String::from_utf8_lossy(&bytes).trim_start_matches('\0').to_string()
+    String::from_utf8_lossy(&bytes)
+        .trim_start_matches('\0')
+        .to_string()
 }
 
 fn is_blank(v: &[u8]) -> bool {
@@ -513,7 +791,11 @@ pub fn valid_date(v: &[u8]) -> bool {
     let num = |s: &[u8]| s.iter().fold(0u32, |a, b| a * 10 + u32::from(b - b'0'));
     let (y, m, d) = match v.len() {
         8 => (num(&v[0..4]) as i32, num(&v[4..6]), num(&v[6..8])),
-        6 => (super::isa::century(num(&v[0..2]) as i32), num(&v[2..4]), num(&v[4..6])),
+        6 => (
+            super::isa::century(num(&v[0..2]) as i32),
+            num(&v[2..4]),
+            num(&v[4..6]),
+        ),
         _ => return false,
     };
     chrono::NaiveDate::from_ymd_opt(y, m, d).is_some()

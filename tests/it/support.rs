@@ -16,7 +16,8 @@ pub fn fixtures() -> PathBuf {
 /// Built-in grammars plus the test-only ones (204).
 pub fn grammars() -> Grammars {
     let mut g = Grammars::embedded().expect("built-in grammars load");
-    g.load_dir(&fixtures().join("grammars")).expect("test grammars load");
+    g.load_dir(&fixtures().join("grammars"))
+        .expect("test grammars load");
     g
 }
 
@@ -38,6 +39,14 @@ impl Read for Trickle<'_> {
 /// Validates bytes, read `chunk` bytes at a time.
 pub fn validate(grammars: &Grammars, bytes: &[u8], policy: Policy, chunk: usize) -> Report {
     let mut v = ReportVisitor::default();
-    let summary = run(Trickle { data: bytes, n: chunk }, EngineConfig::new(grammars, policy), &mut v).expect("in-memory reads do not fail");
+    let summary = run(
+        Trickle {
+            data: bytes,
+            n: chunk,
+        },
+        EngineConfig::new(grammars, policy),
+        &mut v,
+    )
+    .expect("in-memory reads do not fail");
     v.finish("input", summary)
 }

@@ -36,19 +36,31 @@ pub fn corpus_files(root: &Path) -> Vec<PathBuf> {
 
 /// Files marked `valid` in SOURCES.md (paths relative to the x12 directory).
 pub fn valid_files(root: &Path) -> Vec<String> {
-    let Ok(text) = std::fs::read_to_string(root.join("x12/SOURCES.md")) else { return Vec::new() };
+    let Ok(text) = std::fs::read_to_string(root.join("x12/SOURCES.md")) else {
+        return Vec::new();
+    };
     text.lines()
         .filter(|l| l.starts_with("| `"))
         .filter_map(|l| {
             let cols: Vec<&str> = l.split(" | ").collect();
-            let file = cols.first()?.trim_start_matches("| `").trim_end_matches('`').to_string();
+            let file = cols
+                .first()?
+                .trim_start_matches("| `")
+                .trim_end_matches('`')
+                .to_string();
             cols.iter().any(|c| c.trim() == "valid").then_some(file)
         })
         .collect()
 }
 
-const ENVELOPE_RULES: [Rule; 6] =
-    [Rule::BrokenEnvelope, Rule::MissingTrailer, Rule::ControlMismatch, Rule::CountMismatch, Rule::UnsupportedVersion, Rule::StraySegment];
+const ENVELOPE_RULES: [Rule; 6] = [
+    Rule::BrokenEnvelope,
+    Rule::MissingTrailer,
+    Rule::ControlMismatch,
+    Rule::CountMismatch,
+    Rule::UnsupportedVersion,
+    Rule::StraySegment,
+];
 
 #[test]
 fn corpus_files_classify_and_valid_ones_pass_envelope_checks() {
@@ -63,13 +75,28 @@ fn corpus_files_classify_and_valid_ones_pass_envelope_checks() {
         let bytes = std::fs::read(path).expect("corpus file");
         let report = validate(&grammars, &bytes, Policy::Standard, usize::MAX);
         let small = validate(&grammars, &bytes, Policy::Standard, 3);
-        assert_eq!(format!("{:?}", report.summary), format!("{:?}", small.summary), "{}: chunked reading differs", path.display());
-        let rel = path.strip_prefix(root.join("x12")).unwrap_or(path).to_string_lossy().to_string();
+        assert_eq!(
+            format!("{:?}", report.summary),
+            format!("{:?}", small.summary),
+            "{}: chunked reading differs",
+            path.display()
+        );
+        let rel = path
+            .strip_prefix(root.join("x12"))
+            .unwrap_or(path)
+            .to_string_lossy()
+            .to_string();
         if valid.contains(&rel) {
             let envelope_errors: Vec<String> = report
                 .findings
                 .iter()
-                .filter(|f| f.severity == Severity::Error && (ENVELOPE_RULES.contains(&f.rule) || f.code.is_some_and(|c| matches!(c.kind, CodeKind::Ta105 | CodeKind::Ak905))))
+                .filter(|f| {
+                    f.severity == Severity::Error
+                        && (ENVELOPE_RULES.contains(&f.rule)
+                            || f.code.is_some_and(|c| {
+                                matches!(c.kind, CodeKind::Ta105 | CodeKind::Ak905)
+                            }))
+                })
                 .map(|f| f.to_string())
                 .collect();
             if !envelope_errors.is_empty() || !report.summary.x12 {
@@ -77,6 +104,14 @@ fn corpus_files_classify_and_valid_ones_pass_envelope_checks() {
             }
         }
     }
-    eprintln!("corpus: {} files classified, {} marked valid", files.len(), valid.len());
-    assert!(failures.is_empty(), "valid corpus files failing envelope checks:\n{}", failures.join("\n"));
+    eprintln!(
+        "corpus: {} files classified, {} marked valid",
+        files.len(),
+        valid.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "valid corpus files failing envelope checks:\n{}",
+        failures.join("\n")
+    );
 }

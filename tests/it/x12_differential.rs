@@ -15,7 +15,10 @@ fn ours(bytes: &[u8]) -> Vec<Vec<Vec<String>>> {
     while let Some(tok) = t.next_token().expect("in-memory") {
         if let Token::Segment(s) = tok {
             let mut seg = vec![String::from_utf8_lossy(s.tag()).to_string()];
-            seg.extend(s.elements().map(|e| String::from_utf8_lossy(e).trim().to_string()));
+            seg.extend(
+                s.elements()
+                    .map(|e| String::from_utf8_lossy(e).trim().to_string()),
+            );
             match s.tag() {
                 b"ST" => current = Some(Vec::new()),
                 b"SE" => sets.extend(current.take()),
@@ -74,16 +77,25 @@ fn same_segments_as_the_edi_crate_on_valid_files() {
     let mut mismatches = Vec::new();
     for path in candidates() {
         let bytes = std::fs::read(&path).unwrap();
-        let Ok(text) = std::str::from_utf8(&bytes) else { continue };
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
         // The edi crate needs `~`-style one-byte terminators and no BOM; compare where it parses.
-        let Some(expected) = theirs(text) else { continue };
+        let Some(expected) = theirs(text) else {
+            continue;
+        };
         if expected.is_empty() {
             continue;
         }
         compared += 1;
         let got = ours(&bytes);
         if got != expected {
-            mismatches.push(format!("{}:\n ours   {:?}\n theirs {:?}", path.display(), got.first(), expected.first()));
+            mismatches.push(format!(
+                "{}:\n ours   {:?}\n theirs {:?}",
+                path.display(),
+                got.first(),
+                expected.first()
+            ));
         }
     }
     assert!(compared >= 5, "only {compared} files were comparable");

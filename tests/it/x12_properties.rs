@@ -12,13 +12,24 @@ use crate::support::Trickle;
 const DELIMS: &[u8] = b"*|+~^:!#$%&'()-./;<=>?@[]{}`\\\x1c\x1d\x1e\x1f\x07";
 
 fn delimiters() -> impl Strategy<Value = (u8, u8, Option<u8>)> {
-    (0..DELIMS.len(), 0..DELIMS.len(), prop::option::of(0..DELIMS.len()))
-        .prop_filter("distinct", |(e, c, t)| e != c && Some(*e) != *t && Some(*c) != *t)
+    (
+        0..DELIMS.len(),
+        0..DELIMS.len(),
+        prop::option::of(0..DELIMS.len()),
+    )
+        .prop_filter("distinct", |(e, c, t)| {
+            e != c && Some(*e) != *t && Some(*c) != *t
+        })
         .prop_map(|(e, c, t)| (DELIMS[e], DELIMS[c], t.map(|t| DELIMS[t])))
 }
 
 fn segments() -> impl Strategy<Value = Vec<Vec<String>>> {
-    let tag = "[A-Z][A-Z0-9]{1,2}".prop_filter("not envelope", |t| !matches!(t.as_str(), "ISA" | "IEA" | "GS" | "GE" | "ST" | "SE" | "TA1"));
+    let tag = "[A-Z][A-Z0-9]{1,2}".prop_filter("not envelope", |t| {
+        !matches!(
+            t.as_str(),
+            "ISA" | "IEA" | "GS" | "GE" | "ST" | "SE" | "TA1"
+        )
+    });
     let element = "[A-Za-z0-9]([A-Za-z0-9 ]{0,10}[A-Za-z0-9])?|";
     let segment = (tag, prop::collection::vec(element, 1..8)).prop_map(|(t, mut els)| {
         if els.last().is_some_and(String::is_empty) {
@@ -31,15 +42,40 @@ fn segments() -> impl Strategy<Value = Vec<Vec<String>>> {
     prop::collection::vec(segment, 1..30)
 }
 
-fn render(segs: &[Vec<String>], e: u8, c: u8, term: Option<u8>, line_break: bool, wrap: Option<usize>) -> (Vec<u8>, Vec<Vec<String>>) {
+fn render(
+    segs: &[Vec<String>],
+    e: u8,
+    c: u8,
+    term: Option<u8>,
+    line_break: bool,
+    wrap: Option<usize>,
+) -> (Vec<u8>, Vec<Vec<String>>) {
     let e = e as char;
     let t = term.map_or("\n".to_string(), |t| (t as char).to_string());
-    let after = if line_break && term.is_some() { "\r\n" } else { "" };
+    let after = if line_break && term.is_some() {
+        "\r\n"
+    } else {
+        ""
+    };
     let mut all: Vec<Vec<String>> = Vec::new();
-    all.push(vec!["GS".into(), "OW".into(), "SENDER".into(), "RECEIVER".into(), "20260105".into(), "1430".into(), "77".into(), "X".into(), "004010".into()]);
+    all.push(vec![
+        "GS".into(),
+        "OW".into(),
+        "SENDER".into(),
+        "RECEIVER".into(),
+        "20260105".into(),
+        "1430".into(),
+        "77".into(),
+        "X".into(),
+        "004010".into(),
+    ]);
     all.push(vec!["ST".into(), "940".into(), "0001".into()]);
     all.extend(segs.iter().cloned());
-    all.push(vec!["SE".into(), (segs.len() + 2).to_string(), "0001".into()]);
+    all.push(vec![
+        "SE".into(),
+        (segs.len() + 2).to_string(),
+        "0001".into(),
+    ]);
     all.push(vec!["GE".into(), "1".into(), "77".into()]);
     all.push(vec!["IEA".into(), "1".into(), "000000077".into()]);
     let isa = format!(
@@ -54,7 +90,11 @@ fn render(segs: &[Vec<String>], e: u8, c: u8, term: Option<u8>, line_break: bool
     }
     if let (Some(w), Some(_)) = (wrap, term) {
         let chars: Vec<char> = body.chars().collect();
-        body = chars.chunks(w).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("\n");
+        body = chars
+            .chunks(w)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n");
     }
     (format!("{isa}{body}").into_bytes(), all)
 }
