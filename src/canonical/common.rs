@@ -151,11 +151,10 @@ pub fn date(value: &str) -> Option<String> {
     NaiveDate::from_ymd_opt(year, month, day).map(|d| d.format("%Y-%m-%d").to_string())
 }
 
-/// The century of a 2-digit year (ISA09, TA102): POSIX `%y`, so `69`–`99` are 19xx and `00`–`68`
-/// are 20xx.
-pub fn century_year(yy: u32) -> i32 {
-    // yy < 100 is checked by the callers; the cast cannot truncate.
-    let yy = yy as i32;
+/// The full year of a 2-digit year (ISA09, TA102): POSIX `%y`, so `69`–`99` are 19xx and
+/// `00`–`68` are 20xx (values above 99 are taken modulo 100).
+pub fn century_year(yy: u8) -> i32 {
+    let yy = i32::from(yy % 100);
     if yy >= 69 { 1900 + yy } else { 2000 + yy }
 }
 
@@ -165,7 +164,7 @@ pub fn short_date(value: &str) -> Option<String> {
     if v.len() != 6 || !v.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let yy: u32 = value[..2].parse().ok()?;
+    let yy: u8 = value[..2].parse().ok()?;
     date(&format!("{:04}{}", century_year(yy), &value[2..]))
 }
 
@@ -303,17 +302,17 @@ pub fn push_unique(list: &mut Vec<String>, value: String) {
 /// Files a REF/N9/L11 qualifier and value under its reference key (contract §1.3): `PO`
 /// purchase_order, `BM` bill_of_lading, `CN` pro_number, `2I` tracking_numbers, `LO`
 /// load_number, `AO` appointment_number. Other qualifiers are not references.
-pub fn reference_qualifier(refs: &mut References, qualifier: &str, text: &str) {
-    let value = Some(text.to_string());
-    match qualifier {
-        "PO" => set_once(&mut refs.purchase_order, value),
-        "BM" => set_once(&mut refs.bill_of_lading, value),
-        "CN" => set_once(&mut refs.pro_number, value),
-        "LO" => set_once(&mut refs.load_number, value),
-        "AO" => set_once(&mut refs.appointment_number, value),
-        "2I" => push_unique(&mut refs.tracking_numbers, text.to_string()),
-        _ => {}
-    }
+pub fn reference_qualifier(refs: &mut References, qualifier: &str, value: &str) {
+    let slot = match qualifier {
+        "PO" => &mut refs.purchase_order,
+        "BM" => &mut refs.bill_of_lading,
+        "CN" => &mut refs.pro_number,
+        "LO" => &mut refs.load_number,
+        "AO" => &mut refs.appointment_number,
+        "2I" => return push_unique(&mut refs.tracking_numbers, value.to_string()),
+        _ => return,
+    };
+    set_once(slot, Some(value.to_string()));
 }
 
 /// Adds an N9/REF/L11 entry to `references_extra`. A repeated qualifier keeps its first value

@@ -559,3 +559,22 @@ fn corpus_files_translate_and_every_set_ends_exactly_once() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(records > 0, "the corpus produced no record at all");
 }
+
+#[test]
+fn cli_exits_1_for_accepted_sets_it_cannot_map() {
+    let grammars = fixtures().join("grammars");
+    let file = set_file("204_valid");
+    let out = edigate(&[
+        "translate",
+        "--grammars",
+        grammars.to_str().expect("UTF-8"),
+        file.to_str().expect("UTF-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(
+        text(&out.stderr).ends_with("not translated: 204 ST02 0001 (ISA13 000004570, GS06 4570): transaction set 204 has no canonical mapping\n"),
+        "{}",
+        text(&out.stderr)
+    );
+}
