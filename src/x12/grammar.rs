@@ -201,6 +201,9 @@ pub struct SegmentDef {
     pub elements: Vec<ElementDef>,
     /// Syntax notes.
     pub syntax: Vec<SyntaxNote>,
+    /// Position of the last mandatory element (0 when none): beyond it and beyond the elements
+    /// sent there is nothing to check.
+    pub last_mandatory: usize,
 }
 
 /// One entry of a loop body.
@@ -491,10 +494,15 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
             }
         }
         by_tag.insert(key, segments.len());
+        let last_mandatory = elements
+            .iter()
+            .rposition(|e| e.mandatory)
+            .map_or(0, |i| i + 1);
         segments.push(SegmentDef {
             tag: tag.clone(),
             elements,
             syntax,
+            last_mandatory,
         });
     }
     for name in code_index.keys() {

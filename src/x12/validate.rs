@@ -36,6 +36,7 @@ pub struct SetValidator<'g> {
     base: Location,
     hl_levels: FxHashMap<HlKey, [u8; 2]>,
     structure_code: Option<String>,
+    structure: Option<(String, Vec<(String, String)>)>,
     counted: Vec<u64>,
     claimed: Vec<Option<(u64, u32)>>,
     hl_tag: Tag,
@@ -85,6 +86,7 @@ impl<'g> SetValidator<'g> {
             base,
             hl_levels: FxHashMap::default(),
             structure_code: None,
+            structure: None,
             counted: vec![0; grammar.counts.len()],
             claimed: vec![None; grammar.counts.len()],
             hl_tag: tag_key(b"HL").unwrap_or(0),
@@ -165,7 +167,9 @@ impl<'g> SetValidator<'g> {
         {
             let v = seg.element(h.element);
             if !v.is_empty() {
-                self.structure_code = Some(String::from_utf8_lossy(v).into_owned());
+                let code = String::from_utf8_lossy(v).into_owned();
+                self.structure = h.structures.get(&code).cloned();
+                self.structure_code = Some(code);
             }
         }
         if self.grammar.counts.is_empty() {
@@ -372,7 +376,8 @@ impl<'g> SetValidator<'g> {
                 ),
             );
         }
-        for (i, ed) in def.elements.iter().enumerate() {
+        let checked = def.elements.len().min(count.max(def.last_mandatory));
+        for (i, ed) in def.elements[..checked].iter().enumerate() {
             let n = i + 1;
             let value = seg.element(n);
             if is_blank(value) {
@@ -407,6 +412,10 @@ impl<'g> SetValidator<'g> {
             }
         }
         for note in &def.syntax {
+            // A note whose elements all lie beyond those sent holds unless it requires one of them.
+            if note.kind != b'R' && note.positions.iter().all(|&p| p > last) {
+                continue;
+            }
             // Presence as a small array (notes name at most a handful of elements): no allocation.
             let mut present = [false; 16];
             let k = note.positions.len().min(16);
@@ -532,7 +541,14 @@ impl<'g> SetValidator<'g> {
         v: &[u8],
         out: &mut Findings,
     ) {
-        if v.iter().any(|b| *b < 0x20 || *b == 0x7F) {
+        // One pass: control bytes (an error anywhere) and non-ASCII (AN length counts characters).
+        let mut control = false;
+        let mut non_ascii = false;
+        for &b in v {
+            control |= b < 0x20 || b == 0x7F;
+            non_ascii |= b >= 0x80;
+        }
+        if control {
             self.element_finding(
                 seg,
                 position,
@@ -649,7 +665,7 @@ impl<'g> SetValidator<'g> {
                 v.len()
             }
             ElementType::An | ElementType::Composite => {
-                if v.is_ascii() {
+                if !non_ascii {
                     v.len()
                 } else {
                     String::from_utf8_lossy(v).chars().count()
@@ -750,8 +766,7 @@ impl<'g> SetValidator<'g> {
                 }
             }
         };
-        if let (Some(h), Some(code)) = (&self.grammar.hierarchy, &self.structure_code)
-            && let Some((root, pairs)) = h.structures.get(code)
+        if let (Some((root, pairs)), Some(code)) = (&self.structure, &self.structure_code)
             && !level.is_empty()
         {
             let level_s = String::from_utf8_lossy(level);
@@ -764,8 +779,13 @@ impl<'g> SetValidator<'g> {
                     format!("top level is {level_s}; structure {code} starts with {root}"),
                 ),
                 (Some(pl), _) => {
-                    let pl = level_text(pl);
-                    if !pairs.iter().any(|(a, b)| *a == pl && *b == level_s) {
+                    let plen = pl.iter().take_while(|b| **b != 0).count();
+                    let pl_bytes = &pl[..plen];
+                    if !pairs
+                        .iter()
+                        .any(|(a, b)| a.as_bytes() == pl_bytes && b.as_bytes() == level)
+                    {
+                        let pl = level_text(pl);
                         hl_finding(
                             self,
                             out,
