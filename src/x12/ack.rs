@@ -392,7 +392,17 @@ struct Writer {
 
 impl Writer {
     fn new(ic: &Interchange, options: &AckOptions) -> Self {
-        let d = ic.header.delimiters;
+        // Reply in the partner's delimiters, unless one of them is a byte that is not ASCII (it
+        // could not be written back byte for byte as text): then use the common ones.
+        let mut d = ic.header.delimiters;
+        let high = |b: u8| b >= 0x80;
+        if high(d.element)
+            || high(d.component)
+            || d.repetition.is_some_and(high)
+            || matches!(d.segment, Terminator::Byte(b) if high(b))
+        {
+            d = Delimiters::standard(d.repetition.map(|_| b'^'));
+        }
         let line_break = options.line_breaks && d.segment != Terminator::Newline;
         Writer {
             out: String::new(),
@@ -451,7 +461,16 @@ impl Writer {
         } else {
             'U'
         };
-        let pad = |s: &str, n: usize| format!("{:<n$}", s.chars().take(n).collect::<String>());
+        // ISA fields are fixed-width ASCII: anything else is replaced so the width holds.
+        let pad = |s: &str, n: usize| {
+            let ascii: String = s
+                .chars()
+                .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+                .filter(|c| !(c.is_ascii() && self.d.is_delimiter(*c as u8)))
+                .take(n)
+                .collect();
+            format!("{ascii:<n$}")
+        };
         let (date, time) = &options.timestamp;
         let e = self.d.element as char;
         let isa = [
