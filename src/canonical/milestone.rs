@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use super::map::MilestoneOverride;
-use super::record::Milestone;
+use super::record::{EventMeaning, Milestone, MilestoneLookup};
 
 /// Version of the default tables below; bump it when a row changes.
 pub const MAPPING_VERSION: &str = "x12-ref-5.2/1";
@@ -383,6 +383,106 @@ fn appointment_event(appointment: Option<&str>) -> Normalized {
         ignored: false,
         resolution,
     }
+}
+
+/// The default table plus one partner's overrides and default time zone, as a
+/// [`MilestoneLookup`] (what flat `shipment_status` rows are normalised with).
+#[derive(Debug, Clone, Copy)]
+pub struct PartnerMilestones<'a> {
+    overrides: &'a BTreeMap<String, MilestoneOverride>,
+    timezone: Option<chrono_tz::Tz>,
+}
+
+/// No overrides.
+static NO_OVERRIDES: BTreeMap<String, MilestoneOverride> = BTreeMap::new();
+
+impl<'a> PartnerMilestones<'a> {
+    /// The default table with these overrides (`"X6"`, `"SD+AO"`) and default zone.
+    pub fn new(
+        overrides: &'a BTreeMap<String, MilestoneOverride>,
+        timezone: Option<chrono_tz::Tz>,
+    ) -> Self {
+        PartnerMilestones {
+            overrides,
+            timezone,
+        }
+    }
+
+    /// The default table alone (no partner).
+    pub fn defaults() -> PartnerMilestones<'static> {
+        PartnerMilestones {
+            overrides: &NO_OVERRIDES,
+            timezone: None,
+        }
+    }
+}
+
+impl MilestoneLookup for PartnerMilestones<'_> {
+    fn milestone(&self, status_code: &str, reason_code: Option<&str>) -> Milestone {
+        self.meaning(Some(status_code), reason_code, None).milestone
+    }
+
+    fn meaning(
+        &self,
+        status_code: Option<&str>,
+        reason_code: Option<&str>,
+        appointment_code: Option<&str>,
+    ) -> EventMeaning {
+        let codes = StatusCodes {
+            status: status_code,
+            reason: reason_code,
+            appointment: appointment_code,
+        };
+        let n = normalize(codes, self.overrides);
+        EventMeaning {
+            milestone: n.milestone,
+            sub_status: n.sub_status,
+            exception_reason: n.exception_reason,
+            is_estimate: n.is_estimate,
+            ignored: n.ignored,
+        }
+    }
+
+    fn default_timezone(&self) -> Option<chrono_tz::Tz> {
+        self.timezone
+    }
+}
+
+/// One event as the shipment's timeline sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedEvent {
+    /// Event time as UTC seconds (naive seconds when no zone is known); `None` when undated.
+    pub key: Option<i64>,
+    /// An estimate or appointment: its time is not when something happened.
+    pub estimate: bool,
+    /// A partner override keeps it off the timeline.
+    pub ignored: bool,
+    /// Its milestone.
+    pub milestone: Milestone,
+}
+
+/// The shipment's milestone from its events in document order (x12-reference §5.1): by event
+/// time, where an undated event takes the time of the last actual (non-estimate) event before
+/// it in the document, so it stays where the sender put it (one before any dated event sorts
+/// first). Ignored events are left out.
+pub fn shipment_milestone(events: impl IntoIterator<Item = TimedEvent>) -> Option<Milestone> {
+    let mut last_actual = i64::MIN;
+    let mut timeline = Vec::new();
+    for (i, e) in events.into_iter().enumerate() {
+        let key = match e.key {
+            Some(k) => {
+                if !e.estimate {
+                    last_actual = k;
+                }
+                k
+            }
+            None => last_actual,
+        };
+        if !e.ignored {
+            timeline.push(((key, i), e.milestone));
+        }
+    }
+    current_milestone(timeline)
 }
 
 /// The shipment's current milestone: events are ordered by `at` (their event time as a sortable
