@@ -68,7 +68,8 @@ pub trait Sink {
     fn skipped(&mut self, skipped: &Skipped) -> io::Result<()>;
 }
 
-/// A sink that keeps everything in memory (tests, small files).
+/// A sink that keeps everything in memory (tests, small files); it is also an
+/// [`InputSink`](super::intake_translate::InputSink).
 #[derive(Debug, Default)]
 pub struct Collect {
     /// Records in order.
@@ -77,6 +78,10 @@ pub struct Collect {
     pub rejected: Vec<Rejection>,
     /// Skipped sets in order.
     pub skipped: Vec<Skipped>,
+    /// Bad flat rows in order.
+    pub row_errors: Vec<crate::flat::RowError>,
+    /// Inputs that produced nothing, in order.
+    pub problems: Vec<super::intake_translate::InputProblem>,
 }
 
 impl Sink for Collect {
@@ -697,7 +702,7 @@ pub struct FileOutcome {
 }
 
 /// A reader that hashes what passes through it.
-struct Hashing<R> {
+pub(crate) struct Hashing<R> {
     inner: R,
     hasher: Sha256,
 }
@@ -711,14 +716,14 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 impl<R> Hashing<R> {
-    fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         Hashing {
             inner,
             hasher: Sha256::new(),
         }
     }
 
-    fn hex(self) -> String {
+    pub(crate) fn hex(self) -> String {
         hex::encode(self.hasher.finalize())
     }
 }

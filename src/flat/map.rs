@@ -68,6 +68,26 @@ pub enum RowErrorCode {
     GroupRejected,
 }
 
+impl RowErrorCode {
+    /// The code as written in JSON and on the command line (`bad_date`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowErrorCode::BadDecimal => "bad_decimal",
+            RowErrorCode::BadDate => "bad_date",
+            RowErrorCode::BadTime => "bad_time",
+            RowErrorCode::BadDatetime => "bad_datetime",
+            RowErrorCode::BadSscc => "bad_sscc",
+            RowErrorCode::MissingRequired => "missing_required",
+            RowErrorCode::MissingGroupKey => "missing_group_key",
+            RowErrorCode::ShortRow => "short_row",
+            RowErrorCode::BadEncoding => "bad_encoding",
+            RowErrorCode::LineTooLong => "line_too_long",
+            RowErrorCode::BadLength => "bad_length",
+            RowErrorCode::GroupRejected => "group_rejected",
+        }
+    }
+}
+
 /// One problem with one row (or group), located in the file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{file}:{line}:{}: {message}", column.map(|c| c.to_string()).unwrap_or_else(|| "-".into()))]
@@ -975,6 +995,28 @@ mod tests {
             Ok(Value::Text("012345678901234567".into()))
         );
         assert_eq!(p(ValueParser::Sscc, "12345"), Err(RowErrorCode::BadSscc));
+    }
+
+    #[test]
+    fn row_error_codes_read_as_they_serialize() {
+        use RowErrorCode::*;
+        for code in [
+            BadDecimal,
+            BadDate,
+            BadTime,
+            BadDatetime,
+            BadSscc,
+            MissingRequired,
+            MissingGroupKey,
+            ShortRow,
+            BadEncoding,
+            LineTooLong,
+            BadLength,
+            GroupRejected,
+        ] {
+            let json = serde_json::to_string(&code).expect("serializes");
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
     }
 
     #[test]

@@ -420,15 +420,29 @@ fn cli_exits_1_and_names_each_rejected_set() {
 }
 
 #[test]
-fn cli_exits_1_for_input_that_is_not_x12() {
+fn cli_exits_1_for_input_it_cannot_translate() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("orders.csv");
-    std::fs::write(&path, "order,qty\nA1,3\n").expect("write");
-    let out = edigate(&["translate", path.to_str().expect("UTF-8 path")]);
+    let csv = dir.path().join("orders.csv");
+    std::fs::write(&csv, "order,qty\nA1,3\n").expect("write");
+    let out = edigate(&["translate", csv.to_str().expect("UTF-8 path")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "edigate: {}: CSV content needs a partner's [[flat]] layout, and no partner is loaded (give --partners DIR)\n",
+            csv.display()
+        )
+    );
+    // Named like X12, but binary: the content decides.
+    let pdf = dir.path().join("ASN.edi");
+    std::fs::write(&pdf, b"%PDF-1.7\n\x01\x02\x03").expect("write");
+    let out = edigate(&["translate", pdf.to_str().expect("UTF-8 path")]);
+    assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).ends_with("orders.csv: not X12\n"),
+        text(&out.stderr).ends_with(
+            "ASN.edi: binary content, not X12, a zip archive, CSV or fixed-width text; not translated\n"
+        ),
         "{}",
         text(&out.stderr)
     );
