@@ -176,6 +176,7 @@ pub struct InputTranslator {
     forced: Option<usize>,
     layout: Option<String>,
     zip_limits: ZipLimits,
+    spool_memory_bytes: usize,
 }
 
 impl InputTranslator {
@@ -188,6 +189,7 @@ impl InputTranslator {
             forced: None,
             layout: None,
             zip_limits: ZipLimits::default(),
+            spool_memory_bytes: SPOOL_MEMORY_BYTES,
         })
     }
 
@@ -220,6 +222,12 @@ impl InputTranslator {
     /// Replaces the archive limits.
     pub fn set_zip_limits(&mut self, limits: ZipLimits) {
         self.zip_limits = limits;
+    }
+
+    /// Archive members up to this many bytes are held in memory, larger ones in an anonymous
+    /// temporary file (default [`SPOOL_MEMORY_BYTES`]).
+    pub fn set_spool_memory_bytes(&mut self, bytes: usize) {
+        self.spool_memory_bytes = bytes;
     }
 
     /// The X12 profiles in use.
@@ -464,7 +472,7 @@ impl InputTranslator {
                 return Ok(());
             }
             let label = format!("{name}{NESTED_SEPARATOR}{}", member.name);
-            let spool = Spool::fill(member.reader)?;
+            let spool = Spool::fill(member.reader, self.spool_memory_bytes)?;
             let prefix = spool.open().and_then(read_prefix)?;
             let sniffed = sniff(&prefix);
             match self.content(&label, sniffed, &prefix, || spool.open(), tracker, sink) {
@@ -517,13 +525,13 @@ enum Spool {
 }
 
 impl Spool {
-    /// Copies a member: in memory up to [`SPOOL_MEMORY_BYTES`], else to an anonymous temporary
-    /// file (unlinked at creation, so it disappears with the handle).
-    fn fill(reader: &mut dyn Read) -> io::Result<Spool> {
+    /// Copies a member: in memory up to `memory_bytes`, else to an anonymous temporary file
+    /// (unlinked at creation, so it disappears with the handle).
+    fn fill(reader: &mut dyn Read, memory_bytes: usize) -> io::Result<Spool> {
         let mut buf = Vec::new();
-        let limit = SPOOL_MEMORY_BYTES as u64 + 1;
+        let limit = memory_bytes as u64 + 1;
         (&mut *reader).take(limit).read_to_end(&mut buf)?;
-        if buf.len() <= SPOOL_MEMORY_BYTES {
+        if buf.len() <= memory_bytes {
             return Ok(Spool::Memory(buf));
         }
         let mut file = tempfile::tempfile()?;
