@@ -1,6 +1,6 @@
 //! X12 engine benchmark: throughput (MB/s on one core) and peak memory (VmHWM) for
-//! a plain memchr split, the `edi` crate, edigate's tokenizer+envelope, and full validation,
-//! on generated 856 and 214 files.
+//! a plain memchr split, the `edi` crate, edigate's tokenizer+envelope, full validation, and
+//! translation to canonical NDJSON, on generated 856 and 214 files.
 //!
 //! `cargo bench --bench x12` runs it on 100 MB files (`-- --size-mb 1024` for 1 GiB; the `edi`
 //! crate is skipped above 200 MB, it needs about 10x the file in memory). Each measurement runs in
@@ -12,6 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use edigate::canonical::profile::Profiles;
+use edigate::canonical::record::Record;
+use edigate::canonical::translate::{ControlTracker, Rejection, Sink, Skipped, translate_file};
 use edigate::x12::envelope::{EngineConfig, NoVisitor, run};
 use edigate::x12::grammar::Grammars;
 use edigate::x12::policy::Policy;
@@ -95,6 +98,42 @@ fn generate(path: &Path, kind: &str, size: u64) -> std::io::Result<()> {
     w.flush()
 }
 
+/// Counts the bytes written through it (the NDJSON a translation would print).
+struct CountingWriter(u64);
+
+impl Write for CountingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What `edigate translate` does with records (NDJSON), minus the terminal.
+struct NdjsonSink {
+    out: BufWriter<CountingWriter>,
+    records: u64,
+    not_records: u64,
+}
+
+impl Sink for NdjsonSink {
+    fn record(&mut self, record: &Record) -> std::io::Result<()> {
+        self.records += 1;
+        serde_json::to_writer(&mut self.out, record).map_err(std::io::Error::other)?;
+        self.out.write_all(b"\n")
+    }
+    fn rejected(&mut self, _: &Rejection) -> std::io::Result<()> {
+        self.not_records += 1;
+        Ok(())
+    }
+    fn skipped(&mut self, _: &Skipped) -> std::io::Result<()> {
+        self.not_records += 1;
+        Ok(())
+    }
+}
+
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -170,6 +209,20 @@ fn measure(mode: &str, path: &Path) {
             );
             sink = report.summary.sets;
         }
+        "translate" => {
+            let profiles = Profiles::new(grammars.clone(), Policy::Standard);
+            let mut out = NdjsonSink {
+                out: BufWriter::with_capacity(1 << 16, CountingWriter(0)),
+                records: 0,
+                not_records: 0,
+            };
+            let outcome = translate_file(path, &profiles, &mut ControlTracker::default(), &mut out)
+                .expect("translate");
+            out.out.flush().expect("flush");
+            assert_eq!(out.not_records, 0, "every generated set must translate");
+            assert_eq!(out.records, outcome.summary.sets);
+            sink = out.out.get_ref().0;
+        }
         other => panic!("unknown mode {other}"),
     }
     let secs = start.elapsed().as_secs_f64();
@@ -189,6 +242,12 @@ fn main() {
         .position(|a| a == "--size-mb")
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(if benching { 100 } else { 1 });
+    // `--modes translate,edi` runs only those measurements.
+    let only: Option<Vec<&str>> = args
+        .iter()
+        .position(|a| a == "--modes")
+        .and_then(|i| args.get(i + 1))
+        .map(|m| m.split(',').collect());
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-data");
     std::fs::create_dir_all(&dir).expect("bench data dir");
     println!(
@@ -203,12 +262,16 @@ fn main() {
         if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < size_mb << 20 {
             generate(&path, kind, size_mb << 20).expect("generate bench file");
         }
-        let modes: &[&str] = if size_mb <= 200 {
-            &["memchr", "edi", "envelope", "validate"]
+        let all: &[&str] = if size_mb <= 200 {
+            &["memchr", "edi", "envelope", "validate", "translate"]
         } else {
-            &["memchr", "envelope", "validate"]
+            &["memchr", "envelope", "validate", "translate"]
         };
-        for mode in modes {
+        let modes: Vec<&str> = match &only {
+            Some(list) => all.iter().copied().filter(|m| list.contains(m)).collect(),
+            None => all.to_vec(),
+        };
+        for mode in &modes {
             let exe = std::env::current_exe().expect("own path");
             let out = Command::new(exe)
                 .arg("--measure")
@@ -229,7 +292,8 @@ fn main() {
                 "memchr" => "memchr split (baseline)",
                 "edi" => "edi crate parse",
                 "envelope" => "edigate tokenize+envelope",
-                _ => "edigate validate (grammar)",
+                "validate" => "edigate validate (grammar)",
+                _ => "edigate translate (NDJSON)",
             };
             println!(
                 "{kind:<6} {label:<28} {:>10.0} {:>9.1} MiB",

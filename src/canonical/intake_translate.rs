@@ -29,7 +29,9 @@ use std::io::{self, Cursor, Read, Seek, Write};
 use std::path::Path;
 
 use super::profile::{Profiles, UnknownPartnerId};
-use super::translate::{Collect, ControlTracker, Hashing, Sink, TranslateError, translate};
+use super::translate::{
+    Collect, ControlTracker, Fingerprint, Hashing, Sink, TranslateError, translate,
+};
 use crate::config::partner::Partner;
 use crate::flat::{
     FlatFileError, FlatItem, FlatLayout, FlatSource, RowError, best_layouts, parse_flat,
@@ -406,9 +408,10 @@ impl InputTranslator {
             file: name.to_string(),
             source,
         };
-        let mut hashing = Hashing::new(open().map_err(read_error)?);
-        io::copy(&mut hashing, &mut io::sink()).map_err(read_error)?;
-        let sha256 = hashing.hex();
+        let mut first = Fingerprint::new(Hashing::new(open().map_err(read_error)?));
+        io::copy(&mut first, &mut io::sink()).map_err(read_error)?;
+        let sha256 = first.get_ref().hex_of_read();
+        let before = first.finish();
         let source = FlatSource {
             partner: &partner.id,
             file_name: name,
@@ -418,7 +421,7 @@ impl InputTranslator {
         let milestones = partner.milestones();
         let mut counts = InputCounts::default();
         let mut output: Option<io::Error> = None;
-        let mut reader = Hashing::new(open().map_err(read_error)?);
+        let mut reader = Fingerprint::new(open().map_err(read_error)?);
         let parsed = parse_flat(layout, &mut reader, &source, &milestones, &mut |item| {
             if output.is_some() {
                 return;
@@ -450,7 +453,7 @@ impl InputTranslator {
                 return Ok(counts);
             }
         }
-        if reader.hex() != sha256 {
+        if reader.finish() != before {
             return Err(TranslateError::Changed {
                 file: name.to_string(),
             });
