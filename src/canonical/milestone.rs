@@ -14,6 +14,7 @@
 //!   [`Milestone::advance`] (highest rank wins, terminal states stick, `delivery_attempted` may
 //!   fall back to `in_transit`/`out_for_delivery`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::map::MilestoneOverride;
@@ -280,10 +281,6 @@ pub fn normalize(
     codes: StatusCodes<'_>,
     overrides: &BTreeMap<String, MilestoneOverride>,
 ) -> Normalized {
-    let clean = |c: Option<&str>| {
-        c.map(|c| c.trim().to_ascii_uppercase())
-            .filter(|c| !c.is_empty())
-    };
     let status = clean(codes.status);
     let reason = clean(codes.reason).filter(|r| r != "NS");
     let appointment = clean(codes.appointment);
@@ -291,10 +288,12 @@ pub fn normalize(
     let Some(code) = status else {
         return appointment_event(appointment.as_deref());
     };
-    let pair_key = reason.as_ref().map(|r| format!("{code}+{r}"));
-    let partner_pair = pair_key.as_ref().and_then(|k| overrides.get(k));
+    let partner_pair = match &reason {
+        Some(r) if !overrides.is_empty() => overrides.get(&format!("{code}+{r}")),
+        _ => None,
+    };
     let row = status_row(&code);
-    let (over, mut resolution) = match (partner_pair, overrides.get(&code), row) {
+    let (over, mut resolution) = match (partner_pair, overrides.get(code.as_ref()), row) {
         (Some(o), _, _) => (Some(o), Resolution::PartnerCodeReason),
         (None, Some(o), _) => (Some(o), Resolution::PartnerCode),
         (None, None, Some(_)) => (None, Resolution::GlobalCode),
@@ -312,7 +311,7 @@ pub fn normalize(
         milestone = cls.milestone();
         resolution = Resolution::GlobalCodeReason;
     }
-    let mut exception_reason = reason.clone();
+    let mut exception_reason = reason.as_deref().map(str::to_string);
     if exception_reason.is_none() && row.is_some_and(|r| r.note == RowNote::AlsoException) {
         exception_reason = sub_status.clone();
     }
@@ -346,7 +345,7 @@ pub fn normalize(
         milestone = cls.milestone();
     }
 
-    let is_estimate = ESTIMATE_CODES.contains(&code.as_str())
+    let is_estimate = ESTIMATE_CODES.contains(&code.as_ref())
         || milestone == Milestone::EtaUpdated
         || milestone == Milestone::AppointmentScheduled;
     let mut out = Normalized {
@@ -365,6 +364,18 @@ pub fn normalize(
         out.sub_status = o.sub_status.clone().or_else(|| Some("ignored".to_string()));
     }
     out
+}
+
+/// A code trimmed and upper-cased (copied only when it has lower-case letters); `None` when empty.
+fn clean(c: Option<&str>) -> Option<Cow<'_, str>> {
+    let c = c?.trim();
+    if c.is_empty() {
+        None
+    } else if c.bytes().any(|b| b.is_ascii_lowercase()) {
+        Some(Cow::Owned(c.to_ascii_uppercase()))
+    } else {
+        Some(Cow::Borrowed(c))
+    }
 }
 
 /// An AT7 without AT701: an appointment (AT703), or nothing at all.

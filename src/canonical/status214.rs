@@ -16,8 +16,8 @@ use super::map::{Mapped, MappingSettings, SetContext};
 use super::milestone::{self, Resolution, StatusCodes, TimedEvent};
 use super::record::{Equipment, Location, Milestone, Payload, ShipmentStatus, StatusEvent};
 use super::x12util::{
-    DateTimeParts, PartyReader, ReferenceCollector, decimal, format_date, format_offset,
-    format_time, resolve_offset,
+    DateTimeParts, PartyReader, ReferenceCollector, decimal, format_date, format_time, push_offset,
+    resolve_offset,
 };
 use crate::x12::segment::OwnedSegment;
 
@@ -243,13 +243,12 @@ impl<'a> Reader<'a> {
             }
         };
         let key = offset.map_or(naive_key, |o| naive_key - i64::from(o));
-        let at = when
-            .time
-            .and_then(|_| when.local_text())
-            .map(|text| match offset {
-                Some(o) => format!("{text}{}", format_offset(o)),
-                None => text,
-            });
+        let at = when.time.and_then(|_| when.local_text()).map(|mut text| {
+            if let Some(o) = offset {
+                push_offset(&mut text, o);
+            }
+            text
+        });
         (at, Some(key))
     }
 

@@ -83,22 +83,39 @@ pub fn format_time(time: NaiveTime, with_seconds: bool) -> String {
 
 /// Appends `YYYY-MM-DD` (chrono's `%Y-%m-%d`, without parsing a format string each time).
 fn push_date(out: &mut String, date: NaiveDate) {
-    use std::fmt::Write as _;
     let year = date.year();
-    // A year outside 0..=9999 is written as chrono writes it (sign and all digits).
-    let _ = if (0..=9999).contains(&year) {
-        write!(out, "{year:04}-{:02}-{:02}", date.month(), date.day())
-    } else {
-        write!(out, "{}", date.format("%Y-%m-%d"))
-    };
+    match u32::try_from(year) {
+        Ok(y) if y <= 9999 => {
+            push_digits(out, y, 4);
+            out.push('-');
+            push_digits(out, date.month(), 2);
+            out.push('-');
+            push_digits(out, date.day(), 2);
+        }
+        // A year outside 0..=9999 is written as chrono writes it (sign and all digits).
+        _ => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{}", date.format("%Y-%m-%d"));
+        }
+    }
 }
 
 /// Appends `HH:MM` or `HH:MM:SS`.
 fn push_time(out: &mut String, time: NaiveTime, with_seconds: bool) {
-    use std::fmt::Write as _;
-    let _ = write!(out, "{:02}:{:02}", time.hour(), time.minute());
+    push_digits(out, time.hour(), 2);
+    out.push(':');
+    push_digits(out, time.minute(), 2);
     if with_seconds {
-        let _ = write!(out, ":{:02}", time.second());
+        out.push(':');
+        push_digits(out, time.second(), 2);
+    }
+}
+
+/// Appends the last `width` decimal digits of `value`, zero-padded.
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (value / 10u32.pow(place)) % 10;
+        out.push(char::from(b'0' + digit as u8));
     }
 }
 
@@ -240,12 +257,22 @@ pub fn region_offset(tz: Tz, local: NaiveDateTime) -> Result<i32, OffsetProblem>
 
 /// `Z` for zero, else `+hh:mm` / `-hh:mm`.
 pub fn format_offset(seconds_east: i32) -> String {
+    let mut out = String::with_capacity(6);
+    push_offset(&mut out, seconds_east);
+    out
+}
+
+/// Appends `Z`, `+hh:mm` or `-hh:mm`.
+pub fn push_offset(out: &mut String, seconds_east: i32) {
     if seconds_east == 0 {
-        return "Z".to_string();
+        out.push('Z');
+        return;
     }
-    let sign = if seconds_east < 0 { '-' } else { '+' };
+    out.push(if seconds_east < 0 { '-' } else { '+' });
     let abs = seconds_east.unsigned_abs();
-    format!("{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60)
+    push_digits(out, (abs / 3600) % 100, 2);
+    out.push(':');
+    push_digits(out, (abs % 3600) / 60, 2);
 }
 
 /// Resolves the offset of a local date-time under a time code, with the partner's default zone
@@ -609,6 +636,9 @@ mod tests {
         let t = NaiveTime::from_hms_opt(7, 5, 9).expect("valid time");
         assert_eq!(format_time(t, false), "07:05");
         assert_eq!(format_time(t, true), "07:05:09");
+        assert_eq!(format_offset(0), "Z");
+        assert_eq!(format_offset(-5 * 3600), "-05:00");
+        assert_eq!(format_offset(5 * 3600 + 45 * 60), "+05:45");
     }
 
     #[test]
