@@ -233,8 +233,8 @@ impl Default for ControlTracker {
 }
 
 impl ControlTracker {
-    /// Keys remembered by default (about 32 MB at most).
-    pub const DEFAULT_CAP: usize = 1_000_000;
+    /// Keys remembered by default (about 10 MB at most, whatever the file size).
+    pub const DEFAULT_CAP: usize = 256 * 1024;
 
     /// A tracker remembering at most `cap` keys.
     pub fn new(cap: usize) -> Self {
@@ -392,6 +392,8 @@ pub struct Translator<'a, S: Sink> {
     segments: Vec<OwnedSegment>,
     used: usize,
     digest: ContentDigest,
+    /// `source` as the open group fixes it; each set adds its own fields.
+    group_source: Option<Source>,
     counts: Counts,
     error: Option<io::Error>,
 }
@@ -417,6 +419,7 @@ impl<'a, S: Sink> Translator<'a, S> {
             segments: Vec::new(),
             used: 0,
             digest: ContentDigest::new(),
+            group_source: None,
             counts: Counts::default(),
             error: None,
         }
@@ -520,11 +523,16 @@ impl<'a, S: Sink> Translator<'a, S> {
             ));
         }
         warnings.extend(mapped.warnings);
+        let mut set_source = match &self.group_source {
+            Some(base) => base.clone(),
+            None => group_source(&interchange_source(self.file, ic), group),
+        };
+        add_set_source(&mut set_source, set);
         let mut record = Record::new(
             id,
             partner,
             ic.test(),
-            source(self.file, ic, Some((group, set))),
+            set_source,
             mapped.references,
             mapped.payload,
         );
@@ -536,12 +544,25 @@ impl<'a, S: Sink> Translator<'a, S> {
 
 /// The `source` object of a record.
 fn source(file: &FileInfo, ic: &Interchange, set: Option<(&Group, &SetHeader)>) -> Source {
-    let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let mut s = interchange_source(file, ic);
+    if let Some((group, header)) = set {
+        s = group_source(&s, group);
+        add_set_source(&mut s, header);
+    }
+    s
+}
+
+fn opt(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// The `source` fields an interchange fixes.
+fn interchange_source(file: &FileInfo, ic: &Interchange) -> Source {
     let isa = &ic.header;
     let interchange_date = short_date(isa.field(9))
         .zip(time(isa.field(10)).filter(|_| isa.field(10).len() == 4))
         .map(|(d, t)| format!("{d}T{t}"));
-    let mut s = Source {
+    Source {
         file: Some(file.name.clone()),
         file_sha256: Some(file.sha256.clone()),
         sender: Some(ic.sender()),
@@ -549,17 +570,25 @@ fn source(file: &FileInfo, ic: &Interchange, set: Option<(&Group, &SetHeader)>) 
         interchange_control: opt(ic.control()),
         interchange_date,
         ..Source::new(SourceFormat::X12)
-    };
-    if let Some((group, header)) = set {
-        s.transaction_set = opt(&header.id);
-        s.version = opt(group.version());
-        s.gs_sender = opt(group.field(2));
-        s.gs_receiver = opt(group.field(3));
-        s.group_control = opt(group.control());
-        s.transaction_control = opt(&header.control);
-        s.position = Some(u64::from(header.ordinal));
     }
-    s
+}
+
+/// The `source` fields a group fixes, on top of its interchange's.
+fn group_source(interchange: &Source, group: &Group) -> Source {
+    Source {
+        version: opt(group.version()),
+        gs_sender: opt(group.field(2)),
+        gs_receiver: opt(group.field(3)),
+        group_control: opt(group.control()),
+        ..interchange.clone()
+    }
+}
+
+/// The set's own `source` fields.
+fn add_set_source(s: &mut Source, header: &SetHeader) {
+    s.transaction_set = opt(&header.id);
+    s.transaction_control = opt(&header.control);
+    s.position = Some(u64::from(header.ordinal));
 }
 
 /// Adds a segment to a content digest: tag and elements, trailing empty elements dropped (they
@@ -612,8 +641,10 @@ impl<S: Sink> Visitor for Translator<'_, S> {
         self.emit(|s| s.record(&record));
     }
 
-    fn group_start(&mut self, _ic: &Interchange, group: &Group) {
+    fn group_start(&mut self, ic: &Interchange, group: &Group) {
         self.group = Some(self.profiles.group_settings(self.profile, group));
+        let base = interchange_source(self.file, ic);
+        self.group_source = Some(group_source(&base, group));
     }
 
     fn set_start(&mut self, ic: &Interchange, group: &Group, set: &SetHeader) {
@@ -645,6 +676,7 @@ impl<S: Sink> Visitor for Translator<'_, S> {
 
     fn group_end(&mut self, ic: &Interchange, outcome: &GroupOutcome) {
         self.group = None;
+        self.group_source = None;
         if outcome.rejected()
             && outcome.sets_received == 0
             && !self.verdicts.interchange(ic.ordinal).rejected
