@@ -398,7 +398,7 @@ impl<'a> Flattener<'a> {
             items,
             orders: Vec::new(),
             by_po: FxHashMap::default(),
-            pack_slots: FxHashMap::default(),
+            pack_slots: FxHashMap::with_capacity_and_hasher(nodes.len(), Default::default()),
             orphan_order: None,
             unknown_levels: Vec::new(),
         };
