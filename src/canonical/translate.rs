@@ -233,8 +233,9 @@ impl Default for ControlTracker {
 }
 
 impl ControlTracker {
-    /// Keys remembered by default (about 10 MB at most, whatever the file size).
-    pub const DEFAULT_CAP: usize = 256 * 1024;
+    /// Keys remembered by default (about 2.5 MB at most, whatever the file size; a run longer
+    /// than that can miss a reuse warning, never an id).
+    pub const DEFAULT_CAP: usize = 64 * 1024;
 
     /// A tracker remembering at most `cap` keys.
     pub fn new(cap: usize) -> Self {
