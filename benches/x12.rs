@@ -1,10 +1,13 @@
 //! X12 engine benchmark: throughput (MB/s on one core) and peak memory (VmHWM) for
-//! a plain memchr split, the `edi` crate, edigate's tokenizer+envelope, and full validation,
-//! on generated 856 and 214 files.
+//! a plain memchr split, the `edi` crate, edigate's tokenizer+envelope, full validation, and
+//! translation to canonical NDJSON (`edigate translate`, output counted and dropped), on generated
+//! 856 and 214 files. Throughput is given by wall time and by the CPU time the measurement used
+//! (the steadier figure when other work shares the machine).
 //!
 //! `cargo bench --bench x12` runs it on 100 MB files (`-- --size-mb 1024` for 1 GiB; the `edi`
 //! crate is skipped above 200 MB, it needs about 10x the file in memory). Each measurement runs in
 //! its own child process so that its peak RSS is its own. Under `cargo test` it does a 1 MB smoke run.
+//! `-- --modes translate,edi` runs only the named measurements.
 
 use std::fs::File;
 use std::io::{BufWriter, Read, Write};
@@ -12,6 +15,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use edigate::canonical::profile::Profiles;
+use edigate::canonical::record::Record;
+use edigate::canonical::translate::{ControlTracker, Rejection, Sink, Skipped, translate_file};
 use edigate::x12::envelope::{EngineConfig, NoVisitor, run};
 use edigate::x12::grammar::Grammars;
 use edigate::x12::policy::Policy;
@@ -95,6 +101,58 @@ fn generate(path: &Path, kind: &str, size: u64) -> std::io::Result<()> {
     w.flush()
 }
 
+/// Counts the bytes written through it (the NDJSON a translation would print).
+struct CountingWriter(u64);
+
+impl Write for CountingWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What `edigate translate` does with records (NDJSON), minus the terminal.
+struct NdjsonSink {
+    out: BufWriter<CountingWriter>,
+    records: u64,
+    not_records: u64,
+}
+
+impl Sink for NdjsonSink {
+    fn record(&mut self, record: &Record) -> std::io::Result<()> {
+        self.records += 1;
+        serde_json::to_writer(&mut self.out, record).map_err(std::io::Error::other)?;
+        self.out.write_all(b"\n")
+    }
+    fn rejected(&mut self, _: &Rejection) -> std::io::Result<()> {
+        self.not_records += 1;
+        Ok(())
+    }
+    fn skipped(&mut self, _: &Skipped) -> std::io::Result<()> {
+        self.not_records += 1;
+        Ok(())
+    }
+}
+
+/// CPU seconds (user + system) this process has used, from `/proc/self/stat` (clock ticks of
+/// 1/100 s, Linux's USER_HZ): on a shared machine this is steadier than wall time.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name (which is in parentheses and may hold spaces).
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = f.get(11)?.parse().ok()?;
+            let stime: f64 = f.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -111,6 +169,7 @@ fn measure(mode: &str, path: &Path) {
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let grammars = Grammars::embedded().expect("built-in grammars");
     let start = Instant::now();
+    let cpu_start = cpu_seconds();
     let mut sink = 0u64;
     match mode {
         "memchr" => {
@@ -170,11 +229,26 @@ fn measure(mode: &str, path: &Path) {
             );
             sink = report.summary.sets;
         }
+        "translate" => {
+            let profiles = Profiles::new(grammars.clone(), Policy::Standard);
+            let mut out = NdjsonSink {
+                out: BufWriter::with_capacity(1 << 16, CountingWriter(0)),
+                records: 0,
+                not_records: 0,
+            };
+            let outcome = translate_file(path, &profiles, &mut ControlTracker::default(), &mut out)
+                .expect("translate");
+            out.out.flush().expect("flush");
+            assert_eq!(out.not_records, 0, "every generated set must translate");
+            assert_eq!(out.records, outcome.summary.sets);
+            sink = out.out.get_ref().0;
+        }
         other => panic!("unknown mode {other}"),
     }
     let secs = start.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu_start;
     std::hint::black_box(sink);
-    println!("{bytes} {secs} {}", peak_rss_kib());
+    println!("{bytes} {secs} {} {cpu}", peak_rss_kib());
 }
 
 fn main() {
@@ -189,26 +263,36 @@ fn main() {
         .position(|a| a == "--size-mb")
         .and_then(|i| args.get(i + 1)?.parse().ok())
         .unwrap_or(if benching { 100 } else { 1 });
+    // `--modes translate,edi` runs only those measurements.
+    let only: Option<Vec<&str>> = args
+        .iter()
+        .position(|a| a == "--modes")
+        .and_then(|i| args.get(i + 1))
+        .map(|m| m.split(',').collect());
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("bench-data");
     std::fs::create_dir_all(&dir).expect("bench data dir");
     println!(
         "edigate X12 benchmark, {size_mb} MB files (one core per measurement, each in its own process)"
     );
     println!(
-        "{:<6} {:<28} {:>10} {:>12}",
-        "set", "mode", "MB/s", "peak RSS"
+        "{:<6} {:<28} {:>10} {:>12} {:>12}",
+        "set", "mode", "MB/s", "MB/s (CPU)", "peak RSS"
     );
     for kind in ["856", "214"] {
         let path = dir.join(format!("{kind}-{size_mb}mb.edi"));
         if std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < size_mb << 20 {
             generate(&path, kind, size_mb << 20).expect("generate bench file");
         }
-        let modes: &[&str] = if size_mb <= 200 {
-            &["memchr", "edi", "envelope", "validate"]
+        let all: &[&str] = if size_mb <= 200 {
+            &["memchr", "edi", "envelope", "validate", "translate"]
         } else {
-            &["memchr", "envelope", "validate"]
+            &["memchr", "envelope", "validate", "translate"]
         };
-        for mode in modes {
+        let modes: Vec<&str> = match &only {
+            Some(list) => all.iter().copied().filter(|m| list.contains(m)).collect(),
+            None => all.to_vec(),
+        };
+        for mode in &modes {
             let exe = std::env::current_exe().expect("own path");
             let out = Command::new(exe)
                 .arg("--measure")
@@ -224,16 +308,18 @@ fn main() {
                 .split_whitespace()
                 .filter_map(|x| x.parse().ok())
                 .collect();
-            let (bytes, secs, kib) = (v[0], v[1], v[2]);
+            let (bytes, secs, kib, cpu) = (v[0], v[1], v[2], v[3]);
             let label = match *mode {
                 "memchr" => "memchr split (baseline)",
                 "edi" => "edi crate parse",
                 "envelope" => "edigate tokenize+envelope",
-                _ => "edigate validate (grammar)",
+                "validate" => "edigate validate (grammar)",
+                _ => "edigate translate (NDJSON)",
             };
             println!(
-                "{kind:<6} {label:<28} {:>10.0} {:>9.1} MiB",
+                "{kind:<6} {label:<28} {:>10.0} {:>12.0} {:>8.1} MiB",
                 bytes / secs / 1e6,
+                bytes / cpu.max(0.01) / 1e6,
                 kib / 1024.0
             );
         }

@@ -8,11 +8,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
+use edigate::canonical::intake_translate::{InputProblem, InputSink, InputTranslator};
 use edigate::canonical::profile::Profiles;
 use edigate::canonical::record::Record;
-use edigate::canonical::translate::{
-    ControlTracker, Rejection, Sink, Skipped, TranslateError, translate_file,
-};
+use edigate::canonical::translate::{ControlTracker, Rejection, Sink, Skipped, TranslateError};
+use edigate::flat::RowError;
 use edigate::x12::envelope::{EngineConfig, run};
 use edigate::x12::grammar::Grammars;
 use edigate::x12::policy::Policy;
@@ -89,18 +89,24 @@ enum Command {
         #[arg(long)]
         timestamp: Option<String>,
     },
-    /// Translate X12 files into canonical records: NDJSON on stdout in document order, one line
-    /// per rejected set on stderr.
+    /// Translate files into canonical records: NDJSON on stdout in document order; one line per
+    /// rejected set, bad row or untranslatable input on stderr. The content decides the format
+    /// (X12, zip, CSV, fixed width); flat files need a partner's [[flat]] layout.
     Translate {
         /// Files to translate.
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Directory of partner files; interchanges are matched by ISA sender and receiver.
+        /// Directory of partner files; interchanges are matched by ISA sender and receiver, flat
+        /// files by the partner layout that fits their content.
         #[arg(long)]
         partners: Option<PathBuf>,
-        /// Treat every interchange as coming from this partner (needs --partners).
+        /// Treat every input as coming from this partner (needs --partners): its interchanges
+        /// whatever their ISA ids, and only its [[flat]] layouts for flat files.
         #[arg(long, requires = "partners")]
         partner: Option<String>,
+        /// Read every flat file with the [[flat]] layout of this name (needs --partners).
+        #[arg(long, requires = "partners")]
+        layout: Option<String>,
         /// Validation policy for every interchange (default: the partner's, else standard).
         #[arg(long, value_enum)]
         policy: Option<PolicyArg>,
@@ -110,10 +116,24 @@ enum Command {
     },
 }
 
-/// Writes records as NDJSON to stdout and reports rejected and skipped sets on stderr.
+/// Writes records as NDJSON to stdout and everything that was not translated to stderr, one
+/// line each, named by the path as given (`dir/a.zip!/member.csv` inside archives).
 struct CliSink<W: Write> {
     out: W,
-    file: String,
+    /// The path as given on the command line.
+    path: String,
+    /// The name records carry for it (no directories).
+    name: String,
+}
+
+impl<W: Write> CliSink<W> {
+    /// `file` (a record-style name such as `a.zip!/b.csv`) as the user named it.
+    fn label(&self, file: &str) -> String {
+        match file.strip_prefix(self.name.as_str()) {
+            Some(rest) => format!("{}{rest}", self.path),
+            None => file.to_string(),
+        }
+    }
 }
 
 impl<W: Write> Sink for CliSink<W> {
@@ -123,54 +143,80 @@ impl<W: Write> Sink for CliSink<W> {
     }
 
     fn rejected(&mut self, rejection: &Rejection) -> io::Result<()> {
-        eprintln!("edigate: {}: {rejection}", self.file);
+        eprintln!("edigate: {}: {rejection}", self.label(&rejection.file));
         Ok(())
     }
 
     fn skipped(&mut self, skipped: &Skipped) -> io::Result<()> {
-        eprintln!("edigate: {}: {skipped}", self.file);
+        eprintln!("edigate: {}: {skipped}", self.label(&skipped.file));
         Ok(())
     }
 }
 
-fn translate(
-    files: &[PathBuf],
-    partners: Option<&Path>,
-    partner: Option<&str>,
+impl<W: Write> InputSink for CliSink<W> {
+    fn row_error(&mut self, e: &RowError) -> io::Result<()> {
+        let column = e.column.map_or_else(|| "-".to_string(), |c| c.to_string());
+        eprintln!(
+            "edigate: {}:{}:{column}: {} {}",
+            self.label(&e.file),
+            e.line,
+            e.code.as_str(),
+            e.message
+        );
+        Ok(())
+    }
+
+    fn problem(&mut self, problem: InputProblem) -> io::Result<()> {
+        let text = problem.to_string();
+        let file = problem.file();
+        let rest = text.strip_prefix(file).unwrap_or(&text);
+        eprintln!("edigate: {}{rest}", self.label(file));
+        Ok(())
+    }
+}
+
+struct TranslateArgs<'a> {
+    files: &'a [PathBuf],
+    partners: Option<&'a Path>,
+    partner: Option<&'a str>,
+    layout: Option<&'a str>,
     policy: Option<Policy>,
-    grammars: Option<&PathBuf>,
-) -> Result<u8> {
-    let grammars = load_grammars(grammars)?;
-    let mut profiles = Profiles::new(grammars, policy.unwrap_or_default());
-    if let Some(dir) = partners {
-        let loaded = edigate::config::load_dir(dir).map_err(|e| anyhow::anyhow!(join(&e)))?;
-        profiles = profiles
-            .with_partners(&loaded)
-            .map_err(|e| anyhow::anyhow!(join(&e)))?;
-    }
-    if let Some(id) = partner {
-        profiles.force(id)?;
-    }
-    if let Some(p) = policy {
+    grammars: Option<&'a PathBuf>,
+}
+
+fn translate(args: TranslateArgs<'_>) -> Result<u8> {
+    let grammars = load_grammars(args.grammars)?;
+    let mut profiles = Profiles::new(grammars, args.policy.unwrap_or_default());
+    if let Some(p) = args.policy {
         profiles.override_policy(p);
+    }
+    let partners = match args.partners {
+        Some(dir) => edigate::config::load_dir(dir).map_err(|e| anyhow::anyhow!(join(&e)))?,
+        None => Vec::new(),
+    };
+    let mut translator =
+        InputTranslator::new(profiles, partners).map_err(|e| anyhow::anyhow!(join(&e)))?;
+    if let Some(id) = args.partner {
+        translator.force_partner(id)?;
+    }
+    if let Some(name) = args.layout {
+        translator.force_layout(name)?;
     }
     let mut tracker = ControlTracker::default();
     let mut sink = CliSink {
         out: BufWriter::new(io::stdout().lock()),
-        file: String::new(),
+        path: String::new(),
+        name: String::new(),
     };
     let mut worst = 0;
-    for path in files {
-        sink.file = path.display().to_string();
-        match translate_file(path, &profiles, &mut tracker, &mut sink) {
-            Ok(outcome) => {
-                if !outcome.summary.x12 {
-                    eprintln!("edigate: {}: not X12", path.display());
-                    worst = worst.max(1);
-                } else if outcome.counts.rejected > 0 || outcome.counts.skipped > 0 {
-                    worst = worst.max(1);
-                }
-            }
+    for path in args.files {
+        sink.path = path.display().to_string();
+        sink.name = path
+            .file_name()
+            .map_or_else(|| sink.path.clone(), |n| n.to_string_lossy().into_owned());
+        match translator.translate_path(path, &mut tracker, &mut sink) {
+            Ok(counts) if counts.clean() => {}
+            Ok(_) => worst = worst.max(1),
             Err(e @ TranslateError::Output { .. }) => return Err(e.into()),
             Err(e) => {
                 eprintln!("edigate: {e}");
@@ -327,15 +373,17 @@ fn main() -> ExitCode {
             files,
             partners,
             partner,
+            layout,
             policy,
             grammars,
-        } => translate(
-            &files,
-            partners.as_deref(),
-            partner.as_deref(),
-            policy.map(Policy::from),
-            grammars.as_ref(),
-        ),
+        } => translate(TranslateArgs {
+            files: &files,
+            partners: partners.as_deref(),
+            partner: partner.as_deref(),
+            layout: layout.as_deref(),
+            policy: policy.map(Policy::from),
+            grammars: grammars.as_ref(),
+        }),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -25,7 +25,9 @@
 //! - An item with no order above it is put in one order without `purchase_order` (warning).
 //! - `S` and unknown levels (`Q`, ...) pass the context through unchanged.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+
+use rustc_hash::FxHashMap;
 
 use super::decimal::Decimal;
 use super::map::{Mapped, MappingSettings, SetContext};
@@ -46,9 +48,14 @@ pub fn map(ctx: &SetContext<'_>, segs: &[OwnedSegment]) -> Mapped {
 /// Maps one 856 set's segments (ST..SE). The settings are not used by the 856 yet.
 pub fn map_segments(_settings: &MappingSettings, segs: &[OwnedSegment]) -> Mapped {
     let mut warnings = Vec::new();
-    let scan = Scan::read(segs, &mut warnings);
+    let mut scan = Scan::read(segs, &mut warnings);
     let tree = Tree::build(&scan.nodes, &mut warnings);
-    let orders = Flattener::run(&scan.nodes, &tree, &mut warnings);
+    let items = scan
+        .nodes
+        .iter_mut()
+        .map(|n| std::mem::take(&mut n.item))
+        .collect();
+    let orders = Flattener::run(&scan.nodes, items, &tree, &mut warnings);
 
     let Scan {
         mut notice,
@@ -77,15 +84,15 @@ pub fn map_segments(_settings: &MappingSettings, segs: &[OwnedSegment]) -> Mappe
     }
 }
 
-/// One HL level as read.
+/// One HL level as read; its ids borrow from the set's segments.
 #[derive(Debug, Default)]
-struct Node {
+struct Node<'s> {
     /// HL01.
-    id: String,
+    id: Cow<'s, str>,
     /// HL02.
-    parent: Option<String>,
-    /// HL03.
-    level: String,
+    parent: Option<Cow<'s, str>>,
+    /// HL03, upper case.
+    level: Cow<'s, str>,
     /// PRF01 / PRF04 (order levels).
     purchase_order: Option<String>,
     order_date: Option<String>,
@@ -98,17 +105,17 @@ struct Node {
 }
 
 /// The linear pass: header fields, HL levels and their segments, references, parties.
-struct Scan {
+struct Scan<'s> {
     notice: ShipNotice,
-    nodes: Vec<Node>,
+    nodes: Vec<Node<'s>>,
     refs: ReferenceCollector,
     parties: PartyReader,
     hl_count: Option<Decimal>,
     first_scac: Option<String>,
 }
 
-impl Scan {
-    fn read(segs: &[OwnedSegment], warnings: &mut Vec<String>) -> Scan {
+impl<'s> Scan<'s> {
+    fn read(segs: &'s [OwnedSegment], warnings: &mut Vec<String>) -> Scan<'s> {
         let mut s = Scan {
             notice: ShipNotice::default(),
             nodes: Vec::new(),
@@ -132,14 +139,20 @@ impl Scan {
         s
     }
 
-    fn segment(&mut self, seg: &OwnedSegment, seen: &mut Seen, warnings: &mut Vec<String>) {
+    fn segment(&mut self, seg: &'s OwnedSegment, seen: &mut Seen, warnings: &mut Vec<String>) {
         let at_shipment = self.nodes.last().is_none_or(|n| n.level == "S");
         if seg.is("HL") {
             self.parties.close();
+            let level = seg.text(3).unwrap_or_default();
+            let level = if level.bytes().any(|b| b.is_ascii_lowercase()) {
+                Cow::Owned(level.to_ascii_uppercase())
+            } else {
+                level
+            };
             self.nodes.push(Node {
-                id: seg.get(1).unwrap_or_default(),
-                parent: seg.get(2),
-                level: seg.get(3).unwrap_or_default().to_ascii_uppercase(),
+                id: seg.text(1).unwrap_or_default(),
+                parent: seg.text(2),
+                level,
                 ..Node::default()
             });
             return;
@@ -222,7 +235,7 @@ struct Seen {
 }
 
 /// Order and item segments of an HL level (the first of each counts).
-fn node_segment(node: &mut Node, seg: &OwnedSegment, warnings: &mut Vec<String>) {
+fn node_segment(node: &mut Node<'_>, seg: &OwnedSegment, warnings: &mut Vec<String>) {
     match seg.tag() {
         b"PRF" if node.purchase_order.is_none() => {
             node.purchase_order = seg.get(1);
@@ -269,20 +282,23 @@ fn dtm_datetime(seg: &OwnedSegment, warnings: &mut Vec<String>) -> Option<String
     }
 }
 
-/// The HL tree: children per level (document order) and the levels to start from.
+/// The HL tree: children per level (document order) and the levels to start from. Children are
+/// stored flat: those of level `i` are `child_list[child_start[i]..child_start[i + 1]]`.
 struct Tree {
-    children: Vec<Vec<usize>>,
+    child_start: Vec<usize>,
+    child_list: Vec<usize>,
     roots: Vec<usize>,
 }
 
 impl Tree {
-    fn build(nodes: &[Node], warnings: &mut Vec<String>) -> Tree {
-        let mut index: HashMap<&str, usize> = HashMap::with_capacity(nodes.len());
+    fn build(nodes: &[Node<'_>], warnings: &mut Vec<String>) -> Tree {
+        let mut index: FxHashMap<&str, usize> = FxHashMap::default();
+        index.reserve(nodes.len());
         for (i, n) in nodes.iter().enumerate() {
             if n.id.is_empty() {
                 continue;
             }
-            if index.contains_key(n.id.as_str()) {
+            if index.contains_key(n.id.as_ref()) {
                 warnings.push(format!(
                     "HL01 {} is used twice; children go to its first use",
                     n.id
@@ -291,24 +307,55 @@ impl Tree {
                 index.insert(&n.id, i);
             }
         }
-        let mut children = vec![Vec::new(); nodes.len()];
+        let mut parent_of: Vec<Option<usize>> = Vec::with_capacity(nodes.len());
         let mut roots = Vec::new();
         for (i, n) in nodes.iter().enumerate() {
-            match n.parent.as_deref() {
-                None => roots.push(i),
+            let parent = match n.parent.as_deref() {
+                None => None,
                 Some(p) => match index.get(p) {
-                    Some(&parent) if parent != i => children[parent].push(i),
+                    Some(&parent) if parent != i => Some(parent),
                     _ => {
                         warnings.push(format!(
                             "HL {} names parent {p}, which is not an HL of this set; flattened as a top level",
                             n.id
                         ));
-                        roots.push(i);
+                        None
                     }
                 },
+            };
+            if parent.is_none() {
+                roots.push(i);
+            }
+            parent_of.push(parent);
+        }
+        let mut child_start = vec![0usize; nodes.len() + 1];
+        for p in parent_of.iter().flatten() {
+            child_start[p + 1] += 1;
+        }
+        for i in 0..nodes.len() {
+            child_start[i + 1] += child_start[i];
+        }
+        let mut fill = child_start.clone();
+        let mut child_list = vec![0usize; child_start[nodes.len()]];
+        for (i, p) in parent_of.iter().enumerate() {
+            if let Some(p) = *p {
+                child_list[fill[p]] = i;
+                fill[p] += 1;
             }
         }
-        Tree { children, roots }
+        Tree {
+            child_start,
+            child_list,
+            roots,
+        }
+    }
+
+    /// The children of level `i`, in document order.
+    fn children(&self, i: usize) -> &[usize] {
+        match (self.child_start.get(i), self.child_start.get(i + 1)) {
+            (Some(&a), Some(&b)) => self.child_list.get(a..b).unwrap_or(&[]),
+            _ => &[],
+        }
     }
 }
 
@@ -317,33 +364,41 @@ impl Tree {
 struct Context {
     /// Index into the output orders.
     order: Option<usize>,
-    /// SSCC of the nearest enclosing tare (T) level.
-    tare: Option<String>,
+    /// The nearest enclosing tare (T) level, whose SSCC packs below carry.
+    tare: Option<usize>,
     /// The nearest enclosing pack (its HL index), placed or waiting for an order.
     pack: Option<usize>,
-    /// The tare SSCC enclosing that pack.
-    pack_tare: Option<String>,
+    /// The tare level enclosing that pack.
+    pack_tare: Option<usize>,
     /// Where that pack sits in the current order.
     pack_slot: Option<(usize, usize)>,
 }
 
 struct Flattener<'a> {
-    nodes: &'a [Node],
+    nodes: &'a [Node<'a>],
+    /// Each item level's item, taken out when it is placed (each is placed once).
+    items: Vec<NoticeItem>,
     orders: Vec<NoticeOrder>,
-    by_po: HashMap<String, usize>,
+    by_po: FxHashMap<&'a str, usize>,
     /// (order, pack HL) → index in that order's packs.
-    pack_slots: HashMap<(usize, usize), usize>,
+    pack_slots: FxHashMap<(usize, usize), usize>,
     orphan_order: Option<usize>,
     unknown_levels: Vec<String>,
 }
 
 impl<'a> Flattener<'a> {
-    fn run(nodes: &'a [Node], tree: &Tree, warnings: &mut Vec<String>) -> Vec<NoticeOrder> {
+    fn run(
+        nodes: &'a [Node<'a>],
+        items: Vec<NoticeItem>,
+        tree: &Tree,
+        warnings: &mut Vec<String>,
+    ) -> Vec<NoticeOrder> {
         let mut f = Flattener {
             nodes,
+            items,
             orders: Vec::new(),
-            by_po: HashMap::new(),
-            pack_slots: HashMap::new(),
+            by_po: FxHashMap::default(),
+            pack_slots: FxHashMap::with_capacity_and_hasher(nodes.len(), Default::default()),
             orphan_order: None,
             unknown_levels: Vec::new(),
         };
@@ -371,7 +426,7 @@ impl<'a> Flattener<'a> {
                     continue;
                 }
                 let ctx = f.visit(i, ctx, warnings);
-                for &child in tree.children[i].iter().rev() {
+                for &child in tree.children(i).iter().rev() {
                     if !visited[child] {
                         stack.push((child, ctx.clone()));
                     }
@@ -383,17 +438,17 @@ impl<'a> Flattener<'a> {
 
     fn visit(&mut self, i: usize, mut ctx: Context, warnings: &mut Vec<String>) -> Context {
         let node = &self.nodes[i];
-        match node.level.as_str() {
+        match node.level.as_ref() {
             "S" => {}
             "O" => {
                 let order = self.order_for(node);
                 ctx.order = Some(order);
                 ctx.pack_slot = ctx.pack.map(|p| (order, self.pack_in(order, p, &ctx)));
             }
-            "T" => ctx.tare = node.sscc.clone(),
+            "T" => ctx.tare = Some(i),
             "P" => {
                 ctx.pack = Some(i);
-                ctx.pack_tare = ctx.tare.clone();
+                ctx.pack_tare = ctx.tare;
                 ctx.pack_slot = ctx.order.map(|o| (o, self.pack_in(o, i, &ctx)));
             }
             "I" => self.place_item(i, &ctx, warnings),
@@ -409,9 +464,9 @@ impl<'a> Flattener<'a> {
         ctx
     }
 
-    fn order_for(&mut self, node: &Node) -> usize {
+    fn order_for(&mut self, node: &'a Node<'a>) -> usize {
         if let Some(po) = &node.purchase_order
-            && let Some(&o) = self.by_po.get(po)
+            && let Some(&o) = self.by_po.get(po.as_str())
         {
             return o;
         }
@@ -423,7 +478,7 @@ impl<'a> Flattener<'a> {
             items: Vec::new(),
         });
         if let Some(po) = &node.purchase_order {
-            self.by_po.insert(po.clone(), o);
+            self.by_po.insert(po.as_str(), o);
         }
         o
     }
@@ -436,7 +491,7 @@ impl<'a> Flattener<'a> {
         let packs = &mut self.orders[order].packs;
         packs.push(Pack {
             sscc: self.nodes[pack].sscc.clone(),
-            tare_sscc: ctx.pack_tare.clone(),
+            tare_sscc: ctx.pack_tare.and_then(|t| self.nodes[t].sscc.clone()),
             items: Vec::new(),
         });
         let slot = packs.len() - 1;
@@ -445,7 +500,11 @@ impl<'a> Flattener<'a> {
     }
 
     fn place_item(&mut self, i: usize, ctx: &Context, warnings: &mut Vec<String>) {
-        let item = self.nodes[i].item.clone();
+        let item = self
+            .items
+            .get_mut(i)
+            .map(std::mem::take)
+            .unwrap_or_default();
         let (order, pack) = match (ctx.order, ctx.pack_slot, ctx.pack) {
             (_, Some((o, p)), _) => (o, Some(p)),
             (Some(o), None, _) => (o, None),

@@ -386,13 +386,12 @@ mod tests {
     use super::*;
 
     fn seg(text: &str) -> OwnedSegment {
-        OwnedSegment {
-            offset: 0,
-            position: 1,
-            elements: text.split('*').map(|e| e.as_bytes().to_vec()).collect(),
-            component: b'>',
-            repetition: None,
-        }
+        OwnedSegment::from_elements(
+            1,
+            &text.split('*').map(str::as_bytes).collect::<Vec<_>>(),
+            b'>',
+            None,
+        )
     }
 
     #[test]

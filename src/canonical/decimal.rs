@@ -227,8 +227,10 @@ impl From<u64> for Decimal {
 }
 
 impl Serialize for Decimal {
+    /// Written as a JSON number with exactly these digits, through a `RawValue` borrowed from
+    /// the normalised text (no copy).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let raw = RawValue::from_string(self.0.clone()).map_err(serde::ser::Error::custom)?;
+        let raw: &RawValue = serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
         raw.serialize(serializer)
     }
 }

@@ -68,11 +68,17 @@ pub fn x12_record_id(
 /// Feed each segment's elements (segment id first) as the tokenizer produced them, without
 /// terminators or line breaks. Composite and repeated elements must not carry the partner's
 /// separators: use [`ContentDigest::push_segment_mapped`], which maps them to fixed bytes.
+/// The joined bytes are collected in a small buffer and hashed in blocks (SHA-256 does not
+/// depend on how its input is split, and tiny updates are slow).
 #[derive(Clone, Default)]
 pub struct ContentDigest {
     hasher: Sha256,
+    buf: Vec<u8>,
     segments: u64,
 }
+
+/// Bytes collected before they are hashed.
+const DIGEST_BUFFER: usize = 16 * 1024;
 
 impl ContentDigest {
     /// An empty digest.
@@ -80,15 +86,23 @@ impl ContentDigest {
         Self::default()
     }
 
+    /// Starts over, keeping the buffer.
+    pub fn reset(&mut self) {
+        self.hasher = Sha256::new();
+        self.buf.clear();
+        self.segments = 0;
+    }
+
     /// Adds one segment: elements joined by `0x1F`, segments joined by `0x1E`.
     pub fn push_segment(&mut self, elements: &[&[u8]]) {
         self.start_segment();
         for (i, element) in elements.iter().enumerate() {
             if i > 0 {
-                self.hasher.update([UNIT]);
+                self.buf.push(UNIT);
             }
-            self.hasher.update(element);
+            self.buf.extend_from_slice(element);
         }
+        self.spill();
     }
 
     /// Adds one segment whose elements still contain the partner's component separator (and
@@ -99,31 +113,59 @@ impl ContentDigest {
         component_separator: u8,
         repetition_separator: Option<u8>,
     ) {
+        self.push_elements_mapped(
+            elements.iter().copied(),
+            component_separator,
+            repetition_separator,
+        );
+    }
+
+    /// [`Self::push_segment_mapped`] over an iterator of elements (segment id first).
+    pub fn push_elements_mapped<'e>(
+        &mut self,
+        elements: impl IntoIterator<Item = &'e [u8]>,
+        component_separator: u8,
+        repetition_separator: Option<u8>,
+    ) {
         self.start_segment();
-        let mut buf = Vec::new();
-        for (i, element) in elements.iter().enumerate() {
+        // A byte that can never be a separator stands in for an absent repetition separator.
+        let repetition = repetition_separator.unwrap_or(component_separator);
+        for (i, element) in elements.into_iter().enumerate() {
             if i > 0 {
-                self.hasher.update([UNIT]);
+                self.buf.push(UNIT);
             }
-            buf.clear();
-            buf.extend(element.iter().map(|&b| {
-                if b == component_separator {
-                    COMPONENT
-                } else if Some(b) == repetition_separator {
-                    REPETITION
-                } else {
-                    b
-                }
-            }));
-            self.hasher.update(&buf);
+            let plain = !element
+                .iter()
+                .any(|&b| b == component_separator || b == repetition);
+            if plain {
+                self.buf.extend_from_slice(element);
+            } else {
+                self.buf.extend(element.iter().map(|&b| {
+                    if b == component_separator {
+                        COMPONENT
+                    } else if Some(b) == repetition_separator {
+                        REPETITION
+                    } else {
+                        b
+                    }
+                }));
+            }
         }
+        self.spill();
     }
 
     fn start_segment(&mut self) {
         if self.segments > 0 {
-            self.hasher.update([RECORD]);
+            self.buf.push(RECORD);
         }
         self.segments += 1;
+    }
+
+    fn spill(&mut self) {
+        if self.buf.len() >= DIGEST_BUFFER {
+            self.hasher.update(&self.buf);
+            self.buf.clear();
+        }
     }
 
     /// Number of segments pushed so far.
@@ -132,8 +174,17 @@ impl ContentDigest {
     }
 
     /// The SHA-256 of everything pushed.
-    pub fn finish(self) -> [u8; 32] {
+    pub fn finish(mut self) -> [u8; 32] {
+        self.hasher.update(&self.buf);
         self.hasher.finalize().into()
+    }
+
+    /// The SHA-256 of everything pushed; the digest starts over, keeping its buffer.
+    pub fn finish_reset(&mut self) -> [u8; 32] {
+        self.hasher.update(&self.buf);
+        let out = std::mem::take(&mut self.hasher).finalize().into();
+        self.reset();
+        out
     }
 }
 
@@ -167,6 +218,29 @@ mod tests {
         assert_eq!(d.segments(), 2);
         let want = Sha256::digest(b"ST\x1f856\x1f0001\x1eSE\x1f2\x1f0001");
         assert_eq!(d.finish(), <[u8; 32]>::from(want));
+    }
+
+    #[test]
+    fn digest_does_not_depend_on_buffering() {
+        let long = vec![b'x'; DIGEST_BUFFER + 7];
+        let mut whole = Vec::new();
+        let mut d = ContentDigest::new();
+        for i in 0..5u8 {
+            d.push_segment_mapped(&[b"N1", &long, &[b'a', b'>', i]], b'>', Some(b'^'));
+            if i > 0 {
+                whole.push(RECORD);
+            }
+            whole.extend_from_slice(b"N1\x1f");
+            whole.extend_from_slice(&long);
+            whole.extend_from_slice(&[UNIT, b'a', COMPONENT, i]);
+        }
+        let mut again = d.clone();
+        assert_eq!(d.finish(), <[u8; 32]>::from(Sha256::digest(&whole)));
+        let first = again.finish_reset();
+        assert_eq!(first, <[u8; 32]>::from(Sha256::digest(&whole)));
+        assert_eq!(again.segments(), 0);
+        again.push_segment(&[b"ST"]);
+        assert_eq!(again.finish(), <[u8; 32]>::from(Sha256::digest(b"ST")));
     }
 
     #[test]

@@ -14,10 +14,11 @@
 //!   [`Milestone::advance`] (highest rank wins, terminal states stick, `delivery_attempted` may
 //!   fall back to `in_transit`/`out_for_delivery`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::map::MilestoneOverride;
-use super::record::Milestone;
+use super::record::{EventMeaning, Milestone, MilestoneLookup};
 
 /// Version of the default tables below; bump it when a row changes.
 pub const MAPPING_VERSION: &str = "x12-ref-5.2/1";
@@ -280,10 +281,6 @@ pub fn normalize(
     codes: StatusCodes<'_>,
     overrides: &BTreeMap<String, MilestoneOverride>,
 ) -> Normalized {
-    let clean = |c: Option<&str>| {
-        c.map(|c| c.trim().to_ascii_uppercase())
-            .filter(|c| !c.is_empty())
-    };
     let status = clean(codes.status);
     let reason = clean(codes.reason).filter(|r| r != "NS");
     let appointment = clean(codes.appointment);
@@ -291,10 +288,12 @@ pub fn normalize(
     let Some(code) = status else {
         return appointment_event(appointment.as_deref());
     };
-    let pair_key = reason.as_ref().map(|r| format!("{code}+{r}"));
-    let partner_pair = pair_key.as_ref().and_then(|k| overrides.get(k));
+    let partner_pair = match &reason {
+        Some(r) if !overrides.is_empty() => overrides.get(&format!("{code}+{r}")),
+        _ => None,
+    };
     let row = status_row(&code);
-    let (over, mut resolution) = match (partner_pair, overrides.get(&code), row) {
+    let (over, mut resolution) = match (partner_pair, overrides.get(code.as_ref()), row) {
         (Some(o), _, _) => (Some(o), Resolution::PartnerCodeReason),
         (None, Some(o), _) => (Some(o), Resolution::PartnerCode),
         (None, None, Some(_)) => (None, Resolution::GlobalCode),
@@ -312,7 +311,7 @@ pub fn normalize(
         milestone = cls.milestone();
         resolution = Resolution::GlobalCodeReason;
     }
-    let mut exception_reason = reason.clone();
+    let mut exception_reason = reason.as_deref().map(str::to_string);
     if exception_reason.is_none() && row.is_some_and(|r| r.note == RowNote::AlsoException) {
         exception_reason = sub_status.clone();
     }
@@ -346,7 +345,7 @@ pub fn normalize(
         milestone = cls.milestone();
     }
 
-    let is_estimate = ESTIMATE_CODES.contains(&code.as_str())
+    let is_estimate = ESTIMATE_CODES.contains(&code.as_ref())
         || milestone == Milestone::EtaUpdated
         || milestone == Milestone::AppointmentScheduled;
     let mut out = Normalized {
@@ -367,6 +366,18 @@ pub fn normalize(
     out
 }
 
+/// A code trimmed and upper-cased (copied only when it has lower-case letters); `None` when empty.
+fn clean(c: Option<&str>) -> Option<Cow<'_, str>> {
+    let c = c?.trim();
+    if c.is_empty() {
+        None
+    } else if c.bytes().any(|b| b.is_ascii_lowercase()) {
+        Some(Cow::Owned(c.to_ascii_uppercase()))
+    } else {
+        Some(Cow::Borrowed(c))
+    }
+}
+
 /// An AT7 without AT701: an appointment (AT703), or nothing at all.
 fn appointment_event(appointment: Option<&str>) -> Normalized {
     let window = appointment.and_then(|a| APPOINTMENT_TABLE.iter().find(|(c, _)| *c == a));
@@ -383,6 +394,106 @@ fn appointment_event(appointment: Option<&str>) -> Normalized {
         ignored: false,
         resolution,
     }
+}
+
+/// The default table plus one partner's overrides and default time zone, as a
+/// [`MilestoneLookup`] (what flat `shipment_status` rows are normalised with).
+#[derive(Debug, Clone, Copy)]
+pub struct PartnerMilestones<'a> {
+    overrides: &'a BTreeMap<String, MilestoneOverride>,
+    timezone: Option<chrono_tz::Tz>,
+}
+
+/// No overrides.
+static NO_OVERRIDES: BTreeMap<String, MilestoneOverride> = BTreeMap::new();
+
+impl<'a> PartnerMilestones<'a> {
+    /// The default table with these overrides (`"X6"`, `"SD+AO"`) and default zone.
+    pub fn new(
+        overrides: &'a BTreeMap<String, MilestoneOverride>,
+        timezone: Option<chrono_tz::Tz>,
+    ) -> Self {
+        PartnerMilestones {
+            overrides,
+            timezone,
+        }
+    }
+
+    /// The default table alone (no partner).
+    pub fn defaults() -> PartnerMilestones<'static> {
+        PartnerMilestones {
+            overrides: &NO_OVERRIDES,
+            timezone: None,
+        }
+    }
+}
+
+impl MilestoneLookup for PartnerMilestones<'_> {
+    fn milestone(&self, status_code: &str, reason_code: Option<&str>) -> Milestone {
+        self.meaning(Some(status_code), reason_code, None).milestone
+    }
+
+    fn meaning(
+        &self,
+        status_code: Option<&str>,
+        reason_code: Option<&str>,
+        appointment_code: Option<&str>,
+    ) -> EventMeaning {
+        let codes = StatusCodes {
+            status: status_code,
+            reason: reason_code,
+            appointment: appointment_code,
+        };
+        let n = normalize(codes, self.overrides);
+        EventMeaning {
+            milestone: n.milestone,
+            sub_status: n.sub_status,
+            exception_reason: n.exception_reason,
+            is_estimate: n.is_estimate,
+            ignored: n.ignored,
+        }
+    }
+
+    fn default_timezone(&self) -> Option<chrono_tz::Tz> {
+        self.timezone
+    }
+}
+
+/// One event as the shipment's timeline sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedEvent {
+    /// Event time as UTC seconds (naive seconds when no zone is known); `None` when undated.
+    pub key: Option<i64>,
+    /// An estimate or appointment: its time is not when something happened.
+    pub estimate: bool,
+    /// A partner override keeps it off the timeline.
+    pub ignored: bool,
+    /// Its milestone.
+    pub milestone: Milestone,
+}
+
+/// The shipment's milestone from its events in document order (x12-reference §5.1): by event
+/// time, where an undated event takes the time of the last actual (non-estimate) event before
+/// it in the document, so it stays where the sender put it (one before any dated event sorts
+/// first). Ignored events are left out.
+pub fn shipment_milestone(events: impl IntoIterator<Item = TimedEvent>) -> Option<Milestone> {
+    let mut last_actual = i64::MIN;
+    let mut timeline = Vec::new();
+    for (i, e) in events.into_iter().enumerate() {
+        let key = match e.key {
+            Some(k) => {
+                if !e.estimate {
+                    last_actual = k;
+                }
+                k
+            }
+            None => last_actual,
+        };
+        if !e.ignored {
+            timeline.push(((key, i), e.milestone));
+        }
+    }
+    current_milestone(timeline)
 }
 
 /// The shipment's current milestone: events are ordered by `at` (their event time as a sortable

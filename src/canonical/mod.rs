@@ -2,7 +2,8 @@
 //! set and the translator that drives them.
 //!
 //! Mappers: [`order940`] (940), [`advice945`] (945), [`ack997`] (997/999 and TA1); [`asn856`] (856),
-//! [`status214`] (214) with [`milestone`]. [`common`] holds what they share.
+//! [`status214`] (214) with [`milestone`]. [`common`] holds what they share. [`translate`] drives
+//! the X12 mappers over a file; [`intake_translate`] takes any input (X12, zip, CSV, fixed width).
 
 pub mod ack997;
 pub mod advice945;
@@ -10,6 +11,7 @@ pub mod asn856;
 pub mod common;
 pub mod decimal;
 pub mod id;
+pub mod intake_translate;
 pub mod map;
 pub mod milestone;
 pub mod order940;

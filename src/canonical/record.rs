@@ -1074,6 +1074,46 @@ impl Milestone {
 pub trait MilestoneLookup {
     /// The milestone for a status code and optional reason code.
     fn milestone(&self, status_code: &str, reason_code: Option<&str>) -> Milestone;
+
+    /// Everything an event's codes mean. The default knows only [`Self::milestone`]: no
+    /// sub-status or exception reason, an estimate only for `eta_updated`, and no milestone
+    /// without a status code.
+    fn meaning(
+        &self,
+        status_code: Option<&str>,
+        reason_code: Option<&str>,
+        _appointment_code: Option<&str>,
+    ) -> EventMeaning {
+        let milestone = status_code.map_or(Milestone::Unmapped, |s| self.milestone(s, reason_code));
+        EventMeaning {
+            milestone,
+            sub_status: None,
+            exception_reason: None,
+            is_estimate: milestone == Milestone::EtaUpdated,
+            ignored: false,
+        }
+    }
+
+    /// The zone of event times that state none (the partner's `timezone`); `None` leaves such
+    /// times without an offset.
+    fn default_timezone(&self) -> Option<chrono_tz::Tz> {
+        None
+    }
+}
+
+/// What one status event's codes mean (see [`MilestoneLookup::meaning`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventMeaning {
+    /// The event's milestone.
+    pub milestone: Milestone,
+    /// Detail recorded beside it.
+    pub sub_status: Option<String>,
+    /// The exception reason (the reason code, or an override's).
+    pub exception_reason: Option<String>,
+    /// The event's time is an estimate or appointment, not when something happened.
+    pub is_estimate: bool,
+    /// A partner override keeps the event off the shipment's timeline.
+    pub ignored: bool,
 }
 
 /// A lookup that knows no codes: every event is `unmapped` (kept, never dropped).

@@ -13,11 +13,11 @@
 
 use super::decimal::Decimal;
 use super::map::{Mapped, MappingSettings, SetContext};
-use super::milestone::{self, Resolution, StatusCodes};
+use super::milestone::{self, Resolution, StatusCodes, TimedEvent};
 use super::record::{Equipment, Location, Milestone, Payload, ShipmentStatus, StatusEvent};
 use super::x12util::{
-    DateTimeParts, PartyReader, ReferenceCollector, decimal, format_date, format_offset,
-    format_time, resolve_offset,
+    DateTimeParts, PartyReader, ReferenceCollector, decimal, format_date, format_time, push_offset,
+    resolve_offset,
 };
 use crate::x12::segment::OwnedSegment;
 
@@ -243,13 +243,12 @@ impl<'a> Reader<'a> {
             }
         };
         let key = offset.map_or(naive_key, |o| naive_key - i64::from(o));
-        let at = when
-            .time
-            .and_then(|_| when.local_text())
-            .map(|text| match offset {
-                Some(o) => format!("{text}{}", format_offset(o)),
-                None => text,
-            });
+        let at = when.time.and_then(|_| when.local_text()).map(|mut text| {
+            if let Some(o) = offset {
+                push_offset(&mut text, o);
+            }
+            text
+        });
         (at, Some(key))
     }
 
@@ -301,27 +300,14 @@ fn apply_lading(event: &mut StatusEvent, lading: &Lading) {
     event.lading_quantity = lading.lading_quantity.clone();
 }
 
-/// The shipment milestone by event time. An event without a date takes the time of the last
-/// actual (non-estimate) event before it in the document, so it stays where the carrier put it;
-/// one before any dated event sorts first. Ignored events are left out.
+/// The shipment milestone by event time ([`milestone::shipment_milestone`]).
 fn current(events: &[StatusEvent], meta: &[EventMeta]) -> Option<Milestone> {
-    let mut last_actual = i64::MIN;
-    let mut timeline = Vec::with_capacity(events.len());
-    for (i, (ev, m)) in events.iter().zip(meta).enumerate() {
-        let key = match m.time_key {
-            Some(k) => {
-                if !m.estimate {
-                    last_actual = k;
-                }
-                k
-            }
-            None => last_actual,
-        };
-        if !m.ignored {
-            timeline.push(((key, i), ev.milestone));
-        }
-    }
-    milestone::current_milestone(timeline)
+    milestone::shipment_milestone(events.iter().zip(meta).map(|(ev, m)| TimedEvent {
+        key: m.time_key,
+        estimate: m.estimate,
+        ignored: m.ignored,
+        milestone: ev.milestone,
+    }))
 }
 
 /// MS1: city/state/country, and/or coordinates (MS104 longitude, MS105 latitude as `DDDMMSS`,

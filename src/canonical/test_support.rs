@@ -13,12 +13,13 @@ pub fn segments(text: &str) -> Vec<OwnedSegment> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .enumerate()
-        .map(|(i, s)| OwnedSegment {
-            offset: 0,
-            position: u32::try_from(i + 1).unwrap_or(u32::MAX),
-            elements: s.split('*').map(|e| e.as_bytes().to_vec()).collect(),
-            component: b'>',
-            repetition: None,
+        .map(|(i, s)| {
+            OwnedSegment::from_elements(
+                u32::try_from(i + 1).unwrap_or(u32::MAX),
+                &s.split('*').map(str::as_bytes).collect::<Vec<_>>(),
+                b'>',
+                None,
+            )
         })
         .collect()
 }

@@ -5,9 +5,12 @@
 //!   IEA), so pass 1 runs the engine only to learn which groups and interchanges are rejected
 //!   (and what they warn about) and to hash the file; pass 2 runs it again and settles each set
 //!   at its SE, knowing every verdict that applies to it. Both passes read the same bytes under
-//!   the same profiles, so they agree; a file whose bytes change between them is an error.
-//! - Memory: the open set's segments (only while it can still become a record), notes for the
-//!   groups and interchanges that are rejected or warned, and the bounded control-number tracker.
+//!   the same profiles, so they agree; pass 1 skips grammar validation, which only ever adds set
+//!   findings. Pass 1 hashes the file (SHA-256, for `source.file_sha256`) and both passes
+//!   fingerprint it ([`Fingerprint`]): a file whose bytes change between them is an error.
+//! - Memory: the open set's segments (only while it can still become a record; their buffers
+//!   are reused from set to set), notes for the groups and interchanges that are rejected or
+//!   warned, and the bounded control-number tracker.
 //! - Every transaction set ends as exactly one of: a record, a [`Rejection`] (location and X12
 //!   code), or a [`Skipped`] (no mapper for its kind). Every TA1 of an accepted interchange is an
 //!   `interchange_ack` record. A rejected group or interchange that holds no set is reported
@@ -68,7 +71,8 @@ pub trait Sink {
     fn skipped(&mut self, skipped: &Skipped) -> io::Result<()>;
 }
 
-/// A sink that keeps everything in memory (tests, small files).
+/// A sink that keeps everything in memory (tests, small files); it is also an
+/// [`InputSink`](super::intake_translate::InputSink).
 #[derive(Debug, Default)]
 pub struct Collect {
     /// Records in order.
@@ -77,6 +81,10 @@ pub struct Collect {
     pub rejected: Vec<Rejection>,
     /// Skipped sets in order.
     pub skipped: Vec<Skipped>,
+    /// Bad flat rows in order.
+    pub row_errors: Vec<crate::flat::RowError>,
+    /// Inputs that produced nothing, in order.
+    pub problems: Vec<super::intake_translate::InputProblem>,
 }
 
 impl Sink for Collect {
@@ -225,8 +233,9 @@ impl Default for ControlTracker {
 }
 
 impl ControlTracker {
-    /// Keys remembered by default (about 32 MB at most).
-    pub const DEFAULT_CAP: usize = 1_000_000;
+    /// Keys remembered by default (about 2.5 MB at most, whatever the file size; a run longer
+    /// than that can miss a reuse warning, never an id).
+    pub const DEFAULT_CAP: usize = 64 * 1024;
 
     /// A tracker remembering at most `cap` keys.
     pub fn new(cap: usize) -> Self {
@@ -379,8 +388,13 @@ pub struct Translator<'a, S: Sink> {
     profile: Option<&'a Profile>,
     group: Option<GroupSettings<'a>>,
     capture: bool,
+    /// The open set's segments are `segments[..used]`; the rest are kept to be refilled, so
+    /// copying stops allocating once the largest set has been seen.
     segments: Vec<OwnedSegment>,
+    used: usize,
     digest: ContentDigest,
+    /// `source` as the open group fixes it; each set adds its own fields.
+    group_source: Option<Source>,
     counts: Counts,
     error: Option<io::Error>,
 }
@@ -404,7 +418,9 @@ impl<'a, S: Sink> Translator<'a, S> {
             group: None,
             capture: false,
             segments: Vec::new(),
+            used: 0,
             digest: ContentDigest::new(),
+            group_source: None,
             counts: Counts::default(),
             error: None,
         }
@@ -468,7 +484,8 @@ impl<'a, S: Sink> Translator<'a, S> {
             header: set,
             settings: settings.settings,
         };
-        let mapped = match map_set(&set.id, &ctx, &self.segments) {
+        let segments = &self.segments[..self.used.min(self.segments.len())];
+        let mapped = match map_set(&set.id, &ctx, segments) {
             Ok(m) => m,
             Err(reason) => {
                 self.counts.skipped += 1;
@@ -481,7 +498,7 @@ impl<'a, S: Sink> Translator<'a, S> {
                 return;
             }
         };
-        let digest = std::mem::take(&mut self.digest).finish();
+        let digest = self.digest.finish_reset();
         let partner = settings.settings.partner.clone();
         let (sender, receiver) = (ic.sender(), ic.receiver());
         let id = x12_record_id(
@@ -507,11 +524,16 @@ impl<'a, S: Sink> Translator<'a, S> {
             ));
         }
         warnings.extend(mapped.warnings);
+        let mut set_source = match &self.group_source {
+            Some(base) => base.clone(),
+            None => group_source(&interchange_source(self.file, ic), group),
+        };
+        add_set_source(&mut set_source, set);
         let mut record = Record::new(
             id,
             partner,
             ic.test(),
-            source(self.file, ic, Some((group, set))),
+            set_source,
             mapped.references,
             mapped.payload,
         );
@@ -523,12 +545,25 @@ impl<'a, S: Sink> Translator<'a, S> {
 
 /// The `source` object of a record.
 fn source(file: &FileInfo, ic: &Interchange, set: Option<(&Group, &SetHeader)>) -> Source {
-    let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let mut s = interchange_source(file, ic);
+    if let Some((group, header)) = set {
+        s = group_source(&s, group);
+        add_set_source(&mut s, header);
+    }
+    s
+}
+
+fn opt(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// The `source` fields an interchange fixes.
+fn interchange_source(file: &FileInfo, ic: &Interchange) -> Source {
     let isa = &ic.header;
     let interchange_date = short_date(isa.field(9))
         .zip(time(isa.field(10)).filter(|_| isa.field(10).len() == 4))
         .map(|(d, t)| format!("{d}T{t}"));
-    let mut s = Source {
+    Source {
         file: Some(file.name.clone()),
         file_sha256: Some(file.sha256.clone()),
         sender: Some(ic.sender()),
@@ -536,30 +571,36 @@ fn source(file: &FileInfo, ic: &Interchange, set: Option<(&Group, &SetHeader)>) 
         interchange_control: opt(ic.control()),
         interchange_date,
         ..Source::new(SourceFormat::X12)
-    };
-    if let Some((group, header)) = set {
-        s.transaction_set = opt(&header.id);
-        s.version = opt(group.version());
-        s.gs_sender = opt(group.field(2));
-        s.gs_receiver = opt(group.field(3));
-        s.group_control = opt(group.control());
-        s.transaction_control = opt(&header.control);
-        s.position = Some(u64::from(header.ordinal));
     }
-    s
+}
+
+/// The `source` fields a group fixes, on top of its interchange's.
+fn group_source(interchange: &Source, group: &Group) -> Source {
+    Source {
+        version: opt(group.version()),
+        gs_sender: opt(group.field(2)),
+        gs_receiver: opt(group.field(3)),
+        group_control: opt(group.control()),
+        ..interchange.clone()
+    }
+}
+
+/// The set's own `source` fields.
+fn add_set_source(s: &mut Source, header: &SetHeader) {
+    s.transaction_set = opt(&header.id);
+    s.transaction_control = opt(&header.control);
+    s.position = Some(u64::from(header.ordinal));
 }
 
 /// Adds a segment to a content digest: tag and elements, trailing empty elements dropped (they
 /// are padding a re-serialising tool may remove), separators mapped to fixed bytes.
 fn push_digest(digest: &mut ContentDigest, seg: &Segment<'_>) {
-    let mut elements: Vec<&[u8]> = Vec::with_capacity(seg.bounds.len());
-    elements.push(seg.tag());
-    elements.extend(seg.elements());
-    while elements.len() > 1 && elements.last().is_some_and(|e| e.is_empty()) {
-        elements.pop();
+    let mut count = seg.element_count();
+    while count > 0 && seg.element(count).is_empty() {
+        count -= 1;
     }
-    digest.push_segment_mapped(
-        &elements,
+    digest.push_elements_mapped(
+        std::iter::once(seg.tag()).chain((1..=count).map(|n| seg.element(n))),
         seg.delimiters.component,
         seg.delimiters.repetition,
     );
@@ -601,13 +642,15 @@ impl<S: Sink> Visitor for Translator<'_, S> {
         self.emit(|s| s.record(&record));
     }
 
-    fn group_start(&mut self, _ic: &Interchange, group: &Group) {
+    fn group_start(&mut self, ic: &Interchange, group: &Group) {
         self.group = Some(self.profiles.group_settings(self.profile, group));
+        let base = interchange_source(self.file, ic);
+        self.group_source = Some(group_source(&base, group));
     }
 
     fn set_start(&mut self, ic: &Interchange, group: &Group, set: &SetHeader) {
-        self.segments.clear();
-        self.digest = ContentDigest::new();
+        self.used = 0;
+        self.digest.reset();
         self.capture = !self.verdicts.interchange(ic.ordinal).rejected
             && !self.verdicts.group(group.ordinal).rejected
             && mapper(&set.id).is_ok();
@@ -616,19 +659,25 @@ impl<S: Sink> Visitor for Translator<'_, S> {
     fn set_segment(&mut self, seg: &Segment<'_>, position: u32) {
         if self.capture {
             push_digest(&mut self.digest, seg);
-            self.segments
-                .push(OwnedSegment::from_segment(seg, position));
+            match self.segments.get_mut(self.used) {
+                Some(slot) => slot.refill(seg, position),
+                None => self
+                    .segments
+                    .push(OwnedSegment::from_segment(seg, position)),
+            }
+            self.used += 1;
         }
     }
 
     fn set_end(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) {
         self.settle_set(ic, group, outcome);
-        self.segments.clear();
+        self.used = 0;
         self.capture = false;
     }
 
     fn group_end(&mut self, ic: &Interchange, outcome: &GroupOutcome) {
         self.group = None;
+        self.group_source = None;
         if outcome.rejected()
             && outcome.sets_received == 0
             && !self.verdicts.interchange(ic.ordinal).rejected
@@ -697,7 +746,7 @@ pub struct FileOutcome {
 }
 
 /// A reader that hashes what passes through it.
-struct Hashing<R> {
+pub(crate) struct Hashing<R> {
     inner: R,
     hasher: Sha256,
 }
@@ -711,25 +760,102 @@ impl<R: Read> Read for Hashing<R> {
 }
 
 impl<R> Hashing<R> {
-    fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         Hashing {
             inner,
             hasher: Sha256::new(),
         }
     }
 
-    fn hex(self) -> String {
-        hex::encode(self.hasher.finalize())
+    /// The SHA-256 of what was read so far, lower-case hex (the reader can go on).
+    pub(crate) fn hex_of_read(&self) -> String {
+        hex::encode(self.hasher.clone().finalize())
     }
 }
 
-/// The engine configuration translation runs under.
-fn engine_config(profiles: &Profiles) -> EngineConfig<'_> {
+/// A reader that fingerprints what passes through it: a 64-bit hash of its bytes that does not
+/// depend on how the reads split them, and their count. Two passes over the same bytes agree;
+/// a file that changed between them almost surely does not (and SHA-256 is computed only once).
+pub(crate) struct Fingerprint<R> {
+    inner: R,
+    state: u64,
+    carry: [u8; 8],
+    carry_len: usize,
+    len: u64,
+}
+
+impl<R> Fingerprint<R> {
+    pub(crate) fn new(inner: R) -> Self {
+        Fingerprint {
+            inner,
+            state: 0,
+            carry: [0; 8],
+            carry_len: 0,
+            len: 0,
+        }
+    }
+
+    /// The wrapped reader.
+    pub(crate) fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    fn mix(&mut self, word: u64) {
+        self.state = (self.state.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn update(&mut self, mut data: &[u8]) {
+        self.len += data.len() as u64;
+        if self.carry_len > 0 {
+            let take = (8 - self.carry_len).min(data.len());
+            self.carry[self.carry_len..self.carry_len + take].copy_from_slice(&data[..take]);
+            self.carry_len += take;
+            data = &data[take..];
+            if self.carry_len < 8 {
+                return;
+            }
+            self.mix(u64::from_le_bytes(self.carry));
+            self.carry_len = 0;
+        }
+        let mut words = data.chunks_exact(8);
+        for w in &mut words {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(w);
+            self.mix(u64::from_le_bytes(b));
+        }
+        let rest = words.remainder();
+        self.carry[..rest.len()].copy_from_slice(rest);
+        self.carry_len = rest.len();
+    }
+
+    /// The fingerprint and the byte count.
+    pub(crate) fn finish(mut self) -> (u64, u64) {
+        let mut last = [0u8; 8];
+        last[..self.carry_len].copy_from_slice(&self.carry[..self.carry_len]);
+        self.mix(u64::from_le_bytes(last));
+        let len = self.len;
+        self.mix(len);
+        (self.state, len)
+    }
+}
+
+impl<R: Read> Read for Fingerprint<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The engine configuration translation runs under. Pass 1 only needs the group and
+/// interchange verdicts, which come from envelope checks alone (grammar findings are set
+/// findings), so it skips grammar validation.
+fn engine_config(profiles: &Profiles, validate_grammar: bool) -> EngineConfig<'_> {
     EngineConfig {
         grammars: profiles.default_grammars(),
         policy: profiles.default_policy(),
         limits: Limits::default(),
-        validate_grammar: true,
+        validate_grammar,
         profiles: Some(profiles),
     }
 }
@@ -747,24 +873,26 @@ pub fn translate<R: Read, S: Sink>(
         file: name.to_string(),
         source,
     };
-    let config = engine_config(profiles);
     let mut verdicts = EnvelopeVerdicts::default();
-    let mut reader = Hashing::new(open().map_err(read_error)?);
-    run(&mut reader, config, &mut verdicts).map_err(read_error)?;
+    let mut reader = Fingerprint::new(Hashing::new(open().map_err(read_error)?));
+    run(&mut reader, engine_config(profiles, false), &mut verdicts).map_err(read_error)?;
+    let sha256 = reader.get_ref().hex_of_read();
+    let before = reader.finish();
     let file = FileInfo {
         name: name.to_string(),
-        sha256: reader.hex(),
+        sha256,
     };
-    let mut reader = Hashing::new(open().map_err(read_error)?);
+    let mut reader = Fingerprint::new(open().map_err(read_error)?);
     let mut translator = Translator::new(profiles, &verdicts, tracker, &file, sink);
-    let summary = run(&mut reader, config, &mut translator).map_err(read_error)?;
+    let summary =
+        run(&mut reader, engine_config(profiles, true), &mut translator).map_err(read_error)?;
     let counts = translator
         .finish()
         .map_err(|source| TranslateError::Output {
             file: name.to_string(),
             source,
         })?;
-    if reader.hex() != file.sha256 {
+    if reader.finish() != before {
         return Err(TranslateError::Changed {
             file: name.to_string(),
         });
@@ -890,6 +1018,50 @@ mod tests {
             line.starts_with("rejected input at byte 0: TA105:023"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn a_file_that_changes_between_the_passes_is_an_error() {
+        let first = format!(
+            "{ISA}GS*FA*SENDER*RECEIVER*20260105*1430*1*X*004010~ST*997*0001~AK1*OW*5~AK9*A*0*0*0~SE*4*0001~GE*1*1~IEA*1*000000001~"
+        );
+        let second = first.replace("AK1*OW*5", "AK1*OW*6");
+        let profiles = Profiles::new(Grammars::embedded().expect("grammars"), Policy::Standard);
+        let mut calls = 0;
+        let result = translate(
+            "t.edi",
+            || {
+                calls += 1;
+                Ok(if calls == 1 {
+                    first.as_bytes()
+                } else {
+                    second.as_bytes()
+                })
+            },
+            &profiles,
+            &mut ControlTracker::default(),
+            &mut Collect::default(),
+        );
+        assert!(matches!(result, Err(TranslateError::Changed { .. })));
+    }
+
+    #[test]
+    fn fingerprints_do_not_depend_on_read_sizes() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let fingerprint = |chunk: usize| {
+            let mut f = Fingerprint::new(());
+            for piece in data.chunks(chunk) {
+                f.update(piece);
+            }
+            f.finish()
+        };
+        let whole = fingerprint(1000);
+        for chunk in [1, 3, 7, 8, 9, 64, 999] {
+            assert_eq!(fingerprint(chunk), whole, "chunks of {chunk}");
+        }
+        let mut other = Fingerprint::new(());
+        other.update(&data[1..]);
+        assert_ne!(other.finish(), whole);
     }
 
     #[test]

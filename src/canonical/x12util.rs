@@ -3,7 +3,7 @@
 //! Everything here reads untrusted segment text and reports problems as warning strings or `None`;
 //! nothing panics on input.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike};
 use chrono_tz::Tz;
 
 use super::decimal::Decimal;
@@ -12,7 +12,7 @@ use crate::x12::segment::OwnedSegment;
 
 /// Element `n` of `seg` parsed as an exact decimal; an unreadable value is a warning and `None`.
 pub fn decimal(seg: &OwnedSegment, n: usize, warnings: &mut Vec<String>) -> Option<Decimal> {
-    let text = seg.get(n)?;
+    let text = seg.text(n)?;
     match Decimal::parse(&text) {
         Ok(d) => Some(d),
         Err(e) => {
@@ -69,15 +69,53 @@ pub fn parse_time(text: &str) -> Option<(NaiveTime, bool)> {
 
 /// `YYYY-MM-DD`.
 pub fn format_date(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
+    let mut out = String::with_capacity(10);
+    push_date(&mut out, date);
+    out
 }
 
 /// `HH:MM` or `HH:MM:SS`.
 pub fn format_time(time: NaiveTime, with_seconds: bool) -> String {
+    let mut out = String::with_capacity(8);
+    push_time(&mut out, time, with_seconds);
+    out
+}
+
+/// Appends `YYYY-MM-DD` (chrono's `%Y-%m-%d`, without parsing a format string each time).
+fn push_date(out: &mut String, date: NaiveDate) {
+    let year = date.year();
+    match u32::try_from(year) {
+        Ok(y) if y <= 9999 => {
+            push_digits(out, y, 4);
+            out.push('-');
+            push_digits(out, date.month(), 2);
+            out.push('-');
+            push_digits(out, date.day(), 2);
+        }
+        // A year outside 0..=9999 is written as chrono writes it (sign and all digits).
+        _ => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{}", date.format("%Y-%m-%d"));
+        }
+    }
+}
+
+/// Appends `HH:MM` or `HH:MM:SS`.
+fn push_time(out: &mut String, time: NaiveTime, with_seconds: bool) {
+    push_digits(out, time.hour(), 2);
+    out.push(':');
+    push_digits(out, time.minute(), 2);
     if with_seconds {
-        time.format("%H:%M:%S").to_string()
-    } else {
-        time.format("%H:%M").to_string()
+        out.push(':');
+        push_digits(out, time.second(), 2);
+    }
+}
+
+/// Appends the last `width` decimal digits of `value`, zero-padded.
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        let digit = (value / 10u32.pow(place)) % 10;
+        out.push(char::from(b'0' + digit as u8));
     }
 }
 
@@ -99,19 +137,20 @@ impl DateTimeParts {
         time_el: usize,
         warnings: &mut Vec<String>,
     ) -> Self {
-        let tag = tag_text(seg);
-        let date = seg.get(date_el).and_then(|t| {
+        let date = seg.text(date_el).and_then(|t| {
             let d = parse_date(&t);
             if d.is_none() {
+                let tag = tag_text(seg);
                 warnings.push(format!(
                     "{tag}{date_el:02} {t:?} is not a valid date; left out"
                 ));
             }
             d
         });
-        let time = seg.get(time_el).and_then(|t| {
+        let time = seg.text(time_el).and_then(|t| {
             let v = parse_time(&t);
             if v.is_none() {
+                let tag = tag_text(seg);
                 warnings.push(format!(
                     "{tag}{time_el:02} {t:?} is not a valid time; left out"
                 ));
@@ -127,10 +166,13 @@ impl DateTimeParts {
     /// `YYYY-MM-DDTHH:MM[:SS]`, or just the date when no time was sent.
     pub fn local_text(&self) -> Option<String> {
         let date = self.date?;
-        Some(match self.time {
-            Some((t, s)) => format!("{}T{}", format_date(date), format_time(t, s)),
-            None => format_date(date),
-        })
+        let mut out = String::with_capacity(25);
+        push_date(&mut out, date);
+        if let Some((t, s)) = self.time {
+            out.push('T');
+            push_time(&mut out, t, s);
+        }
+        Some(out)
     }
 
     /// The naive local date and time (midnight when only a date was sent).
@@ -215,12 +257,22 @@ pub fn region_offset(tz: Tz, local: NaiveDateTime) -> Result<i32, OffsetProblem>
 
 /// `Z` for zero, else `+hh:mm` / `-hh:mm`.
 pub fn format_offset(seconds_east: i32) -> String {
+    let mut out = String::with_capacity(6);
+    push_offset(&mut out, seconds_east);
+    out
+}
+
+/// Appends `Z`, `+hh:mm` or `-hh:mm`.
+pub fn push_offset(out: &mut String, seconds_east: i32) {
     if seconds_east == 0 {
-        return "Z".to_string();
+        out.push('Z');
+        return;
     }
-    let sign = if seconds_east < 0 { '-' } else { '+' };
+    out.push(if seconds_east < 0 { '-' } else { '+' });
     let abs = seconds_east.unsigned_abs();
-    format!("{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60)
+    push_digits(out, (abs / 3600) % 100, 2);
+    out.push(':');
+    push_digits(out, (abs % 3600) / 60, 2);
 }
 
 /// Resolves the offset of a local date-time under a time code, with the partner's default zone
@@ -348,9 +400,13 @@ pub fn add_item_id(ids: &mut ItemIds, qualifier: &str, value: String) {
 pub fn item_ids_from_pairs(seg: &OwnedSegment, first: usize) -> ItemIds {
     let mut ids = ItemIds::default();
     let mut n = first;
-    while n < seg.elements.len() {
-        if let (Some(q), Some(v)) = (seg.get(n), seg.get(n + 1)) {
-            add_item_id(&mut ids, &q.to_ascii_uppercase(), v);
+    while n <= seg.element_count() {
+        if let (Some(q), Some(v)) = (seg.text(n), seg.get(n + 1)) {
+            if q.bytes().any(|b| b.is_ascii_lowercase()) {
+                add_item_id(&mut ids, &q.to_ascii_uppercase(), v);
+            } else {
+                add_item_id(&mut ids, &q, v);
+            }
         }
         n += 2;
     }
@@ -540,12 +596,13 @@ pub(crate) mod test_segments {
             .filter(|s| !s.is_empty())
             .filter(|s| !["ISA", "GS", "GE", "IEA"].contains(&s.split('*').next().unwrap_or("")))
             .enumerate()
-            .map(|(i, s)| OwnedSegment {
-                offset: 0,
-                position: i as u32 + 1,
-                elements: s.split('*').map(|e| e.as_bytes().to_vec()).collect(),
-                component: b'>',
-                repetition: None,
+            .map(|(i, s)| {
+                OwnedSegment::from_elements(
+                    i as u32 + 1,
+                    &s.split('*').map(str::as_bytes).collect::<Vec<_>>(),
+                    b'>',
+                    None,
+                )
             })
             .collect()
     }
@@ -569,6 +626,20 @@ pub(crate) mod test_segments {
 mod tests {
     use super::test_segments::segs;
     use super::*;
+
+    #[test]
+    fn dates_and_times_are_written_as_chrono_writes_them() {
+        for (y, m, d) in [(2026, 1, 5), (1999, 12, 31), (2000, 2, 29), (987, 6, 7)] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).expect("valid date");
+            assert_eq!(format_date(date), date.format("%Y-%m-%d").to_string());
+        }
+        let t = NaiveTime::from_hms_opt(7, 5, 9).expect("valid time");
+        assert_eq!(format_time(t, false), "07:05");
+        assert_eq!(format_time(t, true), "07:05:09");
+        assert_eq!(format_offset(0), "Z");
+        assert_eq!(format_offset(-5 * 3600), "-05:00");
+        assert_eq!(format_offset(5 * 3600 + 45 * 60), "+05:45");
+    }
 
     #[test]
     fn dates_and_times_are_checked() {

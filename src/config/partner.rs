@@ -20,7 +20,20 @@
 //!
 //! [inbound]
 //! source = "spool"
+//!
+//! [[flat]]                          # any number of CSV / fixed-width layouts
+//! name = "bramblewood_status"
+//! format = "csv"
+//! kind = "shipment_status"
+//! [[flat.columns]]
+//! header = "PRO"
+//! target = "payload.carrier_reference"
 //! ```
+//!
+//! Flat layouts are checked at load ([`crate::flat::FlatLayout::from_config`]); a problem is
+//! reported at the `[[flat.columns]]`, `group_by`, `[flat.csv]` or `[flat.fixed]` it names.
+//! Their 214-style status rows are normalised with [`Partner::milestones`]: the default
+//! milestone table, this partner's `[milestones]` and its `timezone`, as X12 214s are.
 //!
 //! Invariants of a loaded directory: partner ids are unique, no two partners claim the same
 //! ISA sender/receiver pair, and `"unknown"` (what records of unmatched interchanges carry) is not
@@ -33,6 +46,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::canonical::map::{MappingSettings, MilestoneOverride};
+use crate::canonical::milestone::PartnerMilestones;
+use crate::flat::{FlatLayout, FlatLayoutConfig, LayoutProblem};
 use crate::x12::ack::{AckKind, Ak2For};
 use crate::x12::grammar::line_col;
 use crate::x12::policy::Policy;
@@ -76,10 +91,10 @@ pub struct PartnerConfig {
     /// Where the partner's files come from.
     #[serde(default)]
     pub inbound: Option<InboundConfig>,
-    /// Flat-file layouts (`[[flat]]`). Kept as raw TOML until the flat-layout type is merged,
-    /// which then replaces this field's type.
+    /// Flat-file layouts (`[[flat]]`): how the partner's CSV and fixed-width files map to
+    /// canonical records (see [`crate::flat::layout`] for every key and target path).
     #[serde(default)]
-    pub flat: Vec<toml::Value>,
+    pub flat: Vec<Spanned<FlatLayoutConfig>>,
 }
 
 /// The `[x12]` table.
@@ -144,8 +159,8 @@ pub struct Partner {
     pub milestones: BTreeMap<String, MilestoneOverride>,
     /// Inbound source.
     pub inbound: Option<InboundSource>,
-    /// Flat layouts, raw (see [`PartnerConfig::flat`]).
-    pub flat: Vec<toml::Value>,
+    /// Flat layouts, validated, in file order; names are unique within the partner.
+    pub flat: Vec<FlatLayout>,
 }
 
 /// A partner's checked X12 settings.
@@ -179,12 +194,24 @@ impl Partner {
         }
     }
 
+    /// The 214 milestone lookup for this partner's flat `shipment_status` rows: the default
+    /// table with the partner's overrides and default time zone, exactly as X12 214s get them.
+    pub fn milestones(&self) -> PartnerMilestones<'_> {
+        PartnerMilestones::new(&self.milestones, self.timezone)
+    }
+
+    /// The flat layout named `name`.
+    pub fn layout(&self, name: &str) -> Option<&FlatLayout> {
+        self.flat.iter().find(|l| l.name == name)
+    }
+
     /// Parses and checks one partner file's text; `path` locates errors and relative paths.
     pub fn parse(path: &Path, text: &str) -> Result<Partner, Vec<ConfigError>> {
         let mut ctx = Ctx {
             file: path.display().to_string(),
             text,
             errors: Vec::new(),
+            flat_parts: Vec::new(),
         };
         let config: PartnerConfig = match toml::from_str(text) {
             Ok(c) => c,
@@ -194,6 +221,9 @@ impl Partner {
             }
         };
         let partner = ctx.check(path, config);
+        if !ctx.flat_parts.is_empty() {
+            ctx.locate_flat_problems();
+        }
         ctx.errors.sort_by_key(|e| (e.line, e.column));
         if ctx.errors.is_empty() {
             Ok(partner)
@@ -220,6 +250,52 @@ struct Ctx<'a> {
     file: String,
     text: &'a str,
     errors: Vec<ConfigError>,
+    /// Flat-layout errors by index in `errors`, with their layout and the part they name.
+    flat_parts: Vec<(usize, usize, Option<FlatPart>)>,
+}
+
+/// The part of a `[[flat]]` table a layout problem names.
+#[derive(Debug, Clone, Copy)]
+enum FlatPart {
+    Column(usize),
+    GroupBy,
+    Csv,
+    Fixed,
+}
+
+/// Reads the part out of a problem's location (`columns[3] (target ..)`, `group_by`, `csv`,
+/// `fixed`, `fixed.record_type`).
+fn problem_part(problem: &LayoutProblem) -> Option<FlatPart> {
+    let location = problem.location.as_deref()?;
+    if let Some(rest) = location.strip_prefix("columns[") {
+        let n: usize = rest.split(']').next()?.parse().ok()?;
+        return n.checked_sub(1).map(FlatPart::Column);
+    }
+    match location.split('.').next()? {
+        "group_by" => Some(FlatPart::GroupBy),
+        "csv" => Some(FlatPart::Csv),
+        "fixed" => Some(FlatPart::Fixed),
+        _ => None,
+    }
+}
+
+/// Just the spans of the `[[flat]]` parts, for locating layout problems.
+#[derive(Deserialize)]
+struct FlatSpansFile {
+    #[serde(default)]
+    flat: Vec<Spanned<FlatSpans>>,
+}
+
+#[derive(Deserialize)]
+struct FlatSpans {
+    #[serde(default)]
+    columns: Vec<Spanned<toml::Value>>,
+    #[serde(default)]
+    group_by: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    csv: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    fixed: Option<Spanned<toml::Value>>,
 }
 
 impl Ctx<'_> {
@@ -272,6 +348,7 @@ impl Ctx<'_> {
         }
         let dir = path.parent().unwrap_or(Path::new(""));
         let x12 = c.x12.map(|x| self.check_x12(dir, x));
+        let flat = self.check_flat(&c.flat);
         Partner {
             file: path.to_path_buf(),
             id,
@@ -280,7 +357,66 @@ impl Ctx<'_> {
             x12,
             milestones,
             inbound: c.inbound.map(|i| i.source),
-            flat: c.flat,
+            flat,
+        }
+    }
+
+    /// Validates every `[[flat]]` layout; problems are reported at the layout's table for now
+    /// and moved to the part they name by [`Ctx::locate_flat_problems`].
+    fn check_flat(&mut self, layouts: &[Spanned<FlatLayoutConfig>]) -> Vec<FlatLayout> {
+        let mut out: Vec<FlatLayout> = Vec::new();
+        for (index, spanned) in layouts.iter().enumerate() {
+            let at = spanned.span().start;
+            match FlatLayout::from_config(spanned.get_ref()) {
+                Ok(layout) => {
+                    if out.iter().any(|l| l.name == layout.name) {
+                        let msg = format!(
+                            "flat layout {:?}: the name is used by an earlier [[flat]] layout of this partner",
+                            layout.name
+                        );
+                        self.flat_problem(at, index, None, msg);
+                    }
+                    out.push(layout);
+                }
+                Err(problems) => {
+                    for problem in problems {
+                        let part = problem_part(&problem);
+                        self.flat_problem(at, index, part, problem.to_string());
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn flat_problem(&mut self, at: usize, index: usize, part: Option<FlatPart>, message: String) {
+        self.err(at, message);
+        self.flat_parts.push((self.errors.len() - 1, index, part));
+    }
+
+    /// Moves each flat-layout error to the line of the part it is about (`columns[3]`,
+    /// `group_by`, `[csv]`, `[fixed]`), found by reading the file a second time for spans.
+    fn locate_flat_problems(&mut self) {
+        let Ok(spans) = toml::from_str::<FlatSpansFile>(self.text) else {
+            return;
+        };
+        for (error, index, part) in std::mem::take(&mut self.flat_parts) {
+            let Some(layout) = spans.flat.get(index) else {
+                continue;
+            };
+            let layout = layout.get_ref();
+            let span = match part {
+                Some(FlatPart::Column(i)) => layout.columns.get(i).map(Spanned::span),
+                Some(FlatPart::GroupBy) => layout.group_by.as_ref().map(Spanned::span),
+                Some(FlatPart::Csv) => layout.csv.as_ref().map(Spanned::span),
+                Some(FlatPart::Fixed) => layout.fixed.as_ref().map(Spanned::span),
+                None => None,
+            };
+            if let (Some(span), Some(e)) = (span, self.errors.get_mut(error)) {
+                let (line, column) = line_col(self.text, span.start);
+                e.line = line;
+                e.column = column;
+            }
         }
     }
 
@@ -461,6 +597,15 @@ source = "spool"
 
 [[flat]]
 name = "orders"
+format = "csv"
+kind = "warehouse_order"
+group_by = { header = "Order" }
+[[flat.columns]]
+header = "Order"
+target = "payload.order_number"
+[[flat.columns]]
+header = "Qty"
+target = "line.quantity"
 "#;
 
     fn parse(text: &str) -> Result<Partner, Vec<ConfigError>> {
@@ -490,9 +635,41 @@ name = "orders"
         );
         assert_eq!(p.inbound, Some(InboundSource::Spool));
         assert_eq!(p.flat.len(), 1);
+        assert_eq!(p.layout("orders").map(|l| l.columns.len()), Some(2));
         let s = p.mapping_settings();
         assert_eq!(s.partner, "bramblewood");
         assert_eq!(s.milestones.len(), 2);
+    }
+
+    #[test]
+    fn flat_layout_problems_point_at_the_part_they_name() {
+        let text = concat!(
+            "id = \"a\"\nname = \"A\"\n",
+            "[[flat]]\nname = \"good\"\nformat = \"fixed\"\nkind = \"shipment_status\"\n",
+            "[[flat.columns]]\nstart = 1\nlength = 10\ntarget = \"payload.carrier_reference\"\n",
+            "[[flat]]\nname = \"bad\"\nformat = \"csv\"\nkind = \"warehouse_order\"\n",
+            "group_by = { header = \"Order\" }\n",
+            "[[flat.columns]]\nheader = \"Order\"\ntarget = \"payload.order_number\"\n",
+            "[[flat.columns]]\nheader = \"When\"\ntarget = \"event.at\"\n",
+            "[[flat]]\nname = \"good\"\nformat = \"csv\"\nkind = \"shipment_status\"\n",
+            "[[flat.columns]]\nheader = \"PRO\"\ntarget = \"payload.carrier_reference\"\n",
+        );
+        let errs = parse(text).expect_err("bad layouts");
+        let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(errs.len(), 3, "{shown:#?}");
+        // group_by: no line target; the inline table is on line 15.
+        assert_eq!((errs[0].line, errs[0].column), (15, 12), "{shown:#?}");
+        assert!(errs[0].message.contains("group_by"), "{shown:#?}");
+        // columns[2] is the [[flat.columns]] table starting on line 19.
+        assert_eq!(errs[1].line, 19, "{shown:#?}");
+        assert!(
+            shown[1].contains("columns[2] (target \"event.at\")")
+                && shown[1].contains("does not exist for kind \"warehouse_order\""),
+            "{shown:#?}"
+        );
+        assert_eq!(errs[2].line, 22, "{shown:#?}");
+        assert!(shown[2].contains("used by an earlier"), "{shown:#?}");
+        assert!(shown[0].starts_with("/etc/edigate/partners/p.toml:15:12: flat layout \"bad\""));
     }
 
     #[test]

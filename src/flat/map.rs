@@ -17,6 +17,8 @@ use super::layout::{
     BadRowPolicy, Column, ColumnRef, FlatFormat, FlatKind, FlatLayout, Level, PartyField, Target,
     ValueParser,
 };
+use crate::canonical::milestone::{self, TimedEvent};
+use crate::canonical::x12util::{format_offset, resolve_offset};
 use crate::canonical::{
     AdviceLine, Decimal, LineStatus, Milestone, MilestoneLookup, OrderLine, OrderStatus, Party,
     PartyRole, Payload, Record, References, ShipmentAdvice, ShipmentStatus, Source, SourceFormat,
@@ -64,6 +66,26 @@ pub enum RowErrorCode {
     BadLength,
     /// A group's record was not produced because some of its rows are bad.
     GroupRejected,
+}
+
+impl RowErrorCode {
+    /// The code as written in JSON and on the command line (`bad_date`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RowErrorCode::BadDecimal => "bad_decimal",
+            RowErrorCode::BadDate => "bad_date",
+            RowErrorCode::BadTime => "bad_time",
+            RowErrorCode::BadDatetime => "bad_datetime",
+            RowErrorCode::BadSscc => "bad_sscc",
+            RowErrorCode::MissingRequired => "missing_required",
+            RowErrorCode::MissingGroupKey => "missing_group_key",
+            RowErrorCode::ShortRow => "short_row",
+            RowErrorCode::BadEncoding => "bad_encoding",
+            RowErrorCode::LineTooLong => "line_too_long",
+            RowErrorCode::BadLength => "bad_length",
+            RowErrorCode::GroupRejected => "group_rejected",
+        }
+    }
 }
 
 /// One problem with one row (or group), located in the file.
@@ -236,6 +258,8 @@ struct RecordDraft {
     /// Record-level values already set, by target path, to notice disagreeing rows.
     seen: BTreeMap<String, String>,
     warnings: Vec<String>,
+    /// Status events as the shipment's timeline sees them, in row order.
+    timeline: Vec<TimedEvent>,
 }
 
 impl RecordDraft {
@@ -250,6 +274,7 @@ impl RecordDraft {
             },
             seen: BTreeMap::new(),
             warnings: Vec::new(),
+            timeline: Vec::new(),
         }
     }
 
@@ -350,24 +375,51 @@ impl RecordDraft {
         }
     }
 
-    fn push_line(&mut self, line: LineDraft, milestones: &dyn MilestoneLookup) {
-        match (&mut self.body, line) {
-            (Body::Order(order), LineDraft::Order(line)) => order.lines.push(line),
-            (Body::Advice(advice), LineDraft::Advice(mut line)) => {
-                line.status = line.status_code.as_deref().map(LineStatus::from_code);
-                advice.lines.push(line);
+    fn push_line(&mut self, draft: LineDraft, line: u64, milestones: &dyn MilestoneLookup) {
+        match (&mut self.body, draft) {
+            (Body::Order(order), LineDraft::Order(l)) => order.lines.push(l),
+            (Body::Advice(advice), LineDraft::Advice(mut l)) => {
+                l.status = l.status_code.as_deref().map(LineStatus::from_code);
+                advice.lines.push(l);
             }
             (Body::Status(status), LineDraft::Status(mut event)) => {
-                event.milestone = match &event.status_code {
-                    Some(code) => milestones.milestone(code, event.reason_code.as_deref()),
-                    None => Milestone::Unmapped,
-                };
-                event.is_estimate = event.milestone == Milestone::EtaUpdated;
+                let meaning = milestones.meaning(
+                    event.status_code.as_deref(),
+                    event.reason_code.as_deref(),
+                    event.appointment_code.as_deref(),
+                );
+                event.milestone = meaning.milestone;
+                event.sub_status = meaning.sub_status;
+                event.exception_reason = meaning.exception_reason;
+                event.is_estimate = meaning.is_estimate;
+                if event.milestone == Milestone::Unmapped {
+                    let what = match (&event.status_code, &event.appointment_code) {
+                        (Some(s), _) => format!("status code {s:?}"),
+                        (None, Some(a)) => format!("appointment code {a:?}"),
+                        (None, None) => "an event without status or appointment code".into(),
+                    };
+                    self.warnings.push(format!(
+                        "line {line}: {what} has no milestone mapping; event kept as unmapped"
+                    ));
+                }
                 if event.at.is_none()
                     && let (Some(date), Some(time)) = (&event.date, &event.time)
                 {
                     event.at = Some(format!("{date}T{time}"));
                 }
+                let key = match zone_event(&mut event, milestones.default_timezone()) {
+                    Ok(key) => key,
+                    Err(warning) => {
+                        self.warnings.push(format!("line {line}: {warning}"));
+                        None
+                    }
+                };
+                self.timeline.push(TimedEvent {
+                    key,
+                    estimate: meaning.is_estimate,
+                    ignored: meaning.ignored,
+                    milestone: event.milestone,
+                });
                 status.events.push(event);
             }
             // A draft always matches its body: both come from the layout's kind.
@@ -409,10 +461,7 @@ impl RecordDraft {
             }
             Body::Status(mut status) => {
                 status.parties = parties;
-                status.milestone = status
-                    .events
-                    .iter()
-                    .fold(None, |state, e| Milestone::advance(state, e.milestone));
+                status.milestone = milestone::shipment_milestone(self.timeline);
                 extra_references(&mut refs, &status.references_extra);
                 fill(&mut refs.pro_number, &status.carrier_reference);
                 fill(&mut refs.shipment_id, &status.shipment_id);
@@ -422,6 +471,52 @@ impl RecordDraft {
         };
         (refs, payload, self.warnings)
     }
+}
+
+/// Gives an event time without an offset the offset its time code (`event.time_code`, X12
+/// AT707 codes) or the partner's default zone states, and returns the time's sort key (UTC
+/// seconds, or naive seconds when the zone is unknown). An unknown code or a time in a daylight
+/// saving gap leaves the time as sent, with a warning.
+fn zone_event(event: &mut StatusEvent, zone: Option<chrono_tz::Tz>) -> Result<Option<i64>, String> {
+    let Some(at) = &event.at else {
+        return Ok(None);
+    };
+    let (naive_text, stated) = split_offset(at);
+    let Some(local) = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(naive_text, f).ok())
+    else {
+        return Ok(None);
+    };
+    let naive_key = local.and_utc().timestamp();
+    if let Some(offset) = stated {
+        return Ok(Some(naive_key - i64::from(offset)));
+    }
+    let offset = resolve_offset(event.time_code.as_deref(), local, zone)?;
+    if let Some(o) = offset {
+        event.at = Some(format!("{naive_text}{}", format_offset(o)));
+    }
+    Ok(Some(naive_key - i64::from(offset.unwrap_or(0))))
+}
+
+/// Splits `2026-01-05T14:30-05:00` / `...Z` into the local part and the offset in seconds east.
+fn split_offset(at: &str) -> (&str, Option<i32>) {
+    if let Some(local) = at.strip_suffix('Z') {
+        return (local, Some(0));
+    }
+    let cut = at.len().saturating_sub(6);
+    if let (Some(local), Some(zone)) = (at.get(..cut), at.get(cut..)) {
+        let b = zone.as_bytes();
+        let num = |s: Option<&str>| s.and_then(|s| s.parse::<i32>().ok());
+        if matches!(b.first(), Some(b'+' | b'-'))
+            && b.get(3) == Some(&b':')
+            && let (Some(h), Some(m)) = (num(zone.get(1..3)), num(zone.get(4..6)))
+        {
+            let seconds = h * 3600 + m * 60;
+            return (local, Some(if b[0] == b'-' { -seconds } else { seconds }));
+        }
+    }
+    (at, None)
 }
 
 fn fill(slot: &mut Option<String>, value: &Option<String>) {
@@ -757,7 +852,7 @@ impl<'a> Assembler<'a> {
             }
         }
         if let Some(l) = draft_line {
-            group.draft.push_line(l, milestones);
+            group.draft.push_line(l, line, milestones);
         }
     }
 
@@ -900,6 +995,28 @@ mod tests {
             Ok(Value::Text("012345678901234567".into()))
         );
         assert_eq!(p(ValueParser::Sscc, "12345"), Err(RowErrorCode::BadSscc));
+    }
+
+    #[test]
+    fn row_error_codes_read_as_they_serialize() {
+        use RowErrorCode::*;
+        for code in [
+            BadDecimal,
+            BadDate,
+            BadTime,
+            BadDatetime,
+            BadSscc,
+            MissingRequired,
+            MissingGroupKey,
+            ShortRow,
+            BadEncoding,
+            LineTooLong,
+            BadLength,
+            GroupRejected,
+        ] {
+            let json = serde_json::to_string(&code).expect("serializes");
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
     }
 
     #[test]

@@ -6,11 +6,13 @@
 //! errors in file order; a bad row never stops the good ones.
 
 mod csv;
+pub mod detect;
 mod fixed;
 pub mod layout;
 pub mod map;
 pub mod parse;
 
+pub use detect::{Fit, best_layouts, layout_fit};
 pub use layout::{
     BadRowPolicy, ColumnConfig, CsvConfig, FixedConfig, FlatEncoding, FlatFormat, FlatKind,
     FlatLayout, FlatLayoutConfig, LayoutProblem, RecordTypeConfig, SourceConfig,

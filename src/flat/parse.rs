@@ -106,6 +106,7 @@ mod tests {
     use crate::canonical::{Milestone, NoMilestones, Payload, SourceFormat, flat_record_id};
     use crate::flat::layout::FlatLayoutConfig;
     use crate::flat::map::RowErrorCode;
+    use std::collections::BTreeMap;
 
     const SHA: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
@@ -192,6 +193,112 @@ mod tests {
         assert!(json(&out.records[1]).contains(r#""milestone":"delivered""#));
         assert_eq!(out.summary.rows, 2);
         assert_eq!(out.summary.records, 2);
+    }
+
+    #[test]
+    fn partner_milestones_and_time_zone_apply_to_status_rows() {
+        use crate::canonical::map::MilestoneOverride;
+        use crate::canonical::milestone::PartnerMilestones;
+        let layout = layout(
+            r#"
+            name = "partner_status"
+            format = "csv"
+            kind = "shipment_status"
+            group_by = { header = "PRO" }
+            [[columns]]
+            header = "PRO"
+            target = "payload.carrier_reference"
+            [[columns]]
+            header = "Status"
+            target = "event.status_code"
+            [[columns]]
+            header = "Reason"
+            target = "event.reason_code"
+            [[columns]]
+            header = "When"
+            target = "event.at"
+            format = "%Y%m%d%H%M"
+            [[columns]]
+            header = "Zone"
+            target = "event.time_code"
+            "#,
+        );
+        let text = "PRO,Status,Reason,When,Zone\n\
+                    P1,AF,NS,202601051430,\n\
+                    P1,SD,AO,202601061000,ET\n\
+                    P1,D1,NS,202601081200,UT\n\
+                    P1,X6,NS,202601071200,\n\
+                    P1,QQ,,202601071300,\n";
+        let overrides = BTreeMap::from([
+            (
+                "X6".to_string(),
+                MilestoneOverride {
+                    milestone: Some(Milestone::OutForDelivery),
+                    ..MilestoneOverride::default()
+                },
+            ),
+            (
+                "SD+AO".to_string(),
+                MilestoneOverride {
+                    milestone: Some(Milestone::Delayed),
+                    exception_reason: Some("weather".into()),
+                    ..MilestoneOverride::default()
+                },
+            ),
+        ]);
+        let chicago = PartnerMilestones::new(&overrides, Some(chrono_tz::America::Chicago));
+        let out = parse_flat_all(&layout, text.as_bytes(), &source(), &chicago).unwrap();
+        assert!(out.errors.is_empty(), "{:?}", out.errors);
+        let Payload::ShipmentStatus(status) = &out.records[0].payload else {
+            panic!("wrong payload");
+        };
+        let seen: Vec<_> = status
+            .events
+            .iter()
+            .map(|e| (e.milestone, e.at.as_deref(), e.exception_reason.as_deref()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Milestone::PickedUp, Some("2026-01-05T14:30-06:00"), None),
+                (
+                    Milestone::Delayed,
+                    Some("2026-01-06T10:00-05:00"),
+                    Some("weather")
+                ),
+                (Milestone::Delivered, Some("2026-01-08T12:00Z"), None),
+                (
+                    Milestone::OutForDelivery,
+                    Some("2026-01-07T12:00-06:00"),
+                    None
+                ),
+                (Milestone::Unmapped, Some("2026-01-07T13:00-06:00"), None),
+            ]
+        );
+        assert_eq!(
+            status.events[0].sub_status.as_deref(),
+            Some("departed_pickup")
+        );
+        // By event time the delivery is last, whatever the row order.
+        assert_eq!(status.milestone, Some(Milestone::Delivered));
+        assert_eq!(
+            out.records[0].warnings,
+            ["line 6: status code \"QQ\" has no milestone mapping; event kept as unmapped"]
+        );
+        // Without the partner: default table, no zone, no offset.
+        let plain = parse_flat_all(
+            &layout,
+            text.as_bytes(),
+            &source(),
+            &PartnerMilestones::defaults(),
+        )
+        .unwrap();
+        let Payload::ShipmentStatus(status) = &plain.records[0].payload else {
+            panic!("wrong payload");
+        };
+        assert_eq!(status.events[0].at.as_deref(), Some("2026-01-05T14:30"));
+        assert_eq!(status.events[3].milestone, Milestone::InTransit);
+        assert_eq!(status.events[1].exception_reason.as_deref(), Some("AO"));
     }
 
     #[test]

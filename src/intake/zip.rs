@@ -206,6 +206,25 @@ pub enum ZipError {
     },
 }
 
+impl ZipError {
+    /// The archive the error is about (`outer.zip`, or `outer.zip!/inner.zip` when nested).
+    pub fn archive(&self) -> &str {
+        match self {
+            ZipError::Open { archive, .. }
+            | ZipError::TooManyEntries { archive, .. }
+            | ZipError::UnsafeName { archive, .. }
+            | ZipError::Symlink { archive, .. }
+            | ZipError::Encrypted { archive, .. }
+            | ZipError::MemberTooLarge { archive, .. }
+            | ZipError::RatioExceeded { archive, .. }
+            | ZipError::TotalTooLarge { archive, .. }
+            | ZipError::TooDeep { archive, .. }
+            | ZipError::Read { archive, .. }
+            | ZipError::Consumer { archive, .. } => archive,
+        }
+    }
+}
+
 /// What a walk did.
 #[derive(Debug, Default)]
 pub struct ZipReport {

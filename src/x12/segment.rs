@@ -1,5 +1,7 @@
 //! One tokenized segment: a borrowed view of its bytes and element boundaries.
 
+use std::borrow::Cow;
+
 use super::delimiters::Delimiters;
 
 /// A segment as the tokenizer hands it out. It borrows the tokenizer's buffer, so it lives until
@@ -68,14 +70,21 @@ pub fn split_component(value: &[u8], separator: u8, c: usize) -> &[u8] {
 }
 
 /// A segment copied out of the tokenizer's buffer, kept while a transaction set is open.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The tag and elements are stored back to back in one buffer with their bounds, so copying a
+/// segment is two `extend`s, and [`OwnedSegment::refill`] reuses both buffers: a translator
+/// that keeps its segments from one set to the next stops allocating once it has seen its
+/// largest set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct OwnedSegment {
     /// Byte offset in the source.
     pub offset: u64,
     /// Position within its transaction set (ST = 1).
     pub position: u32,
-    /// The tag and elements, tag first.
-    pub elements: Vec<Vec<u8>>,
+    /// The tag and elements, back to back.
+    data: Vec<u8>,
+    /// Bounds of the tag (index 0) and each element within `data`.
+    bounds: Vec<(u32, u32)>,
     /// The component separator of its interchange.
     pub component: u8,
     /// The repetition separator of its interchange, when in use.
@@ -85,46 +94,126 @@ pub struct OwnedSegment {
 impl OwnedSegment {
     /// Copies a tokenized segment.
     pub fn from_segment(seg: &Segment<'_>, position: u32) -> OwnedSegment {
+        let mut owned = OwnedSegment::default();
+        owned.refill(seg, position);
+        owned
+    }
+
+    /// Makes this segment a copy of `seg`, reusing its buffers.
+    pub fn refill(&mut self, seg: &Segment<'_>, position: u32) {
+        self.offset = seg.offset;
+        self.position = position;
+        self.component = seg.delimiters.component;
+        self.repetition = seg.delimiters.repetition;
+        self.data.clear();
+        self.data.extend_from_slice(seg.data);
+        self.bounds.clear();
+        self.bounds.extend_from_slice(seg.bounds);
+    }
+
+    /// A segment from its tag and elements (tag first), for tests and generated segments.
+    pub fn from_elements(
+        position: u32,
+        elements: &[&[u8]],
+        component: u8,
+        repetition: Option<u8>,
+    ) -> OwnedSegment {
+        let mut data = Vec::new();
+        let mut bounds = Vec::with_capacity(elements.len());
+        for e in elements {
+            let start = u32::try_from(data.len()).unwrap_or(u32::MAX);
+            data.extend_from_slice(e);
+            bounds.push((start, u32::try_from(data.len()).unwrap_or(u32::MAX)));
+        }
         OwnedSegment {
-            offset: seg.offset,
+            offset: 0,
             position,
-            elements: (0..seg.bounds.len()).map(|i| seg.raw(i).to_vec()).collect(),
-            component: seg.delimiters.component,
-            repetition: seg.delimiters.repetition,
+            data,
+            bounds,
+            component,
+            repetition,
+        }
+    }
+
+    fn raw(&self, i: usize) -> &[u8] {
+        match self.bounds.get(i) {
+            Some(&(s, e)) => self.data.get(s as usize..e as usize).unwrap_or(&[]),
+            None => &[],
         }
     }
 
     /// The tag.
     pub fn tag(&self) -> &[u8] {
-        self.elements.first().map(Vec::as_slice).unwrap_or(&[])
+        self.raw(0)
     }
 
     /// Element `n` (1-based); empty when absent.
     pub fn element(&self, n: usize) -> &[u8] {
-        if n == 0 {
-            return &[];
-        }
-        self.elements.get(n).map(Vec::as_slice).unwrap_or(&[])
+        if n == 0 { &[] } else { self.raw(n) }
+    }
+
+    /// The number of elements after the tag, trailing empty ones included.
+    pub fn element_count(&self) -> usize {
+        self.bounds.len().saturating_sub(1)
+    }
+
+    /// The elements after the tag, in order.
+    pub fn elements(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        (1..self.bounds.len()).map(move |i| self.raw(i))
     }
 
     /// Element `n` as trimmed text; `None` when empty.
     pub fn get(&self, n: usize) -> Option<String> {
-        let v = self.element(n);
-        let s = String::from_utf8_lossy(v);
-        let t = s.trim();
-        (!t.is_empty()).then(|| t.to_string())
+        trimmed_text(self.element(n)).map(Cow::into_owned)
+    }
+
+    /// Element `n` as trimmed text borrowed from the segment (copied only when it is not
+    /// UTF-8); `None` when empty. For values that are parsed, compared or looked up.
+    pub fn text(&self, n: usize) -> Option<Cow<'_, str>> {
+        trimmed_text(self.element(n))
     }
 
     /// Component `c` of element `n` as trimmed text; `None` when empty.
     pub fn get_component(&self, n: usize, c: usize) -> Option<String> {
-        let v = split_component(self.element(n), self.component, c);
-        let s = String::from_utf8_lossy(v);
-        let t = s.trim();
-        (!t.is_empty()).then(|| t.to_string())
+        trimmed_text(split_component(self.element(n), self.component, c)).map(Cow::into_owned)
     }
 
     /// Whether the tag equals `tag`.
     pub fn is(&self, tag: &str) -> bool {
         self.tag() == tag.as_bytes()
+    }
+}
+
+/// Bytes as trimmed text (lossy for bytes that are not UTF-8); `None` when nothing is left.
+fn trimmed_text(v: &[u8]) -> Option<Cow<'_, str>> {
+    let v = v.trim_ascii();
+    if v.is_empty() {
+        return None;
+    }
+    let t = match std::str::from_utf8(v) {
+        Ok(s) => Cow::Borrowed(s.trim()),
+        Err(_) => Cow::Owned(String::from_utf8_lossy(v).trim().to_string()),
+    };
+    (!t.is_empty()).then_some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owned_segments_read_like_the_elements_they_were_made_from() {
+        let seg =
+            OwnedSegment::from_elements(3, &[b"LIN", b"", b"UP", b" 0123 ", b"A>B"], b'>', None);
+        assert_eq!(seg.tag(), b"LIN");
+        assert_eq!(seg.element_count(), 4);
+        assert_eq!(seg.element(1), b"");
+        assert_eq!(seg.get(1), None);
+        assert_eq!(seg.get(3).as_deref(), Some("0123"));
+        assert!(matches!(seg.text(3), Some(Cow::Borrowed("0123"))));
+        assert_eq!(seg.get_component(4, 2).as_deref(), Some("B"));
+        assert_eq!(seg.element(9), b"");
+        assert_eq!(seg.elements().count(), 4);
+        assert!(seg.is("LIN"));
     }
 }

@@ -1,6 +1,7 @@
 //! edigate's integration tests: one binary, one module per area.
 
 mod fuzz_seeds;
+mod intake_translate;
 mod support;
 mod translate;
 mod x12_corpus;

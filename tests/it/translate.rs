@@ -17,7 +17,7 @@ use edigate::canonical::translate::{Collect, ControlTracker, Rejected, translate
 use edigate::config::load_dir;
 use edigate::x12::policy::Policy;
 
-const GOLDEN: [&str; 8] = [
+const GOLDEN: [&str; 19] = [
     "940_4010_full",
     "940_5010",
     "940_two_sets_redelimited",
@@ -26,6 +26,17 @@ const GOLDEN: [&str; 8] = [
     "999_5010",
     "ta1_only",
     "ta1_with_group",
+    "856_0001_pick_pack",
+    "856_0001_standard",
+    "856_0002",
+    "856_0003",
+    "856_0004",
+    "856_sscc_variants",
+    "856_ctt_items",
+    "214_ltl_4010",
+    "214_parcel_4010",
+    "214_exceptions_4010",
+    "214_5010",
 ];
 
 fn set_file(name: &str) -> PathBuf {
@@ -59,7 +70,7 @@ fn translate_bytes(name: &str, bytes: &[u8], tracker: &mut ControlTracker) -> Co
     sink
 }
 
-fn ndjson(records: &[Record]) -> Vec<String> {
+pub fn ndjson(records: &[Record]) -> Vec<String> {
     records
         .iter()
         .map(|r| serde_json::to_string(r).expect("records serialize"))
@@ -100,7 +111,7 @@ fn json_diff(path: &str, want: &Value, got: &Value, out: &mut Vec<String>) {
 }
 
 /// Compares NDJSON lines exactly (so number formatting counts), explaining mismatches by path.
-fn compare_lines(what: &str, want: &[String], got: &[String]) -> Vec<String> {
+pub fn compare_lines(what: &str, want: &[String], got: &[String]) -> Vec<String> {
     let mut problems = Vec::new();
     if want.len() != got.len() {
         problems.push(format!(
@@ -132,22 +143,28 @@ fn compare_lines(what: &str, want: &[String], got: &[String]) -> Vec<String> {
     problems
 }
 
+/// Compares records with `tests/fixtures/golden/<name>.ndjson` (or rewrites it under
+/// `EDIGATE_BLESS=1`); returns the mismatches.
+pub fn check_golden(name: &str, records: &[Record]) -> Vec<String> {
+    let got = ndjson(records);
+    let golden = fixtures().join("golden").join(format!("{name}.ndjson"));
+    if std::env::var_os("EDIGATE_BLESS").is_some() {
+        std::fs::create_dir_all(golden.parent().expect("has a parent")).expect("mkdir golden");
+        std::fs::write(&golden, got.join("\n") + "\n").expect("write golden");
+        return Vec::new();
+    }
+    let text =
+        std::fs::read_to_string(&golden).unwrap_or_else(|e| panic!("{}: {e}", golden.display()));
+    let want: Vec<String> = text.lines().map(str::to_string).collect();
+    compare_lines(name, &want, &got)
+}
+
 #[test]
 fn golden_records_match_field_by_field() {
-    let bless = std::env::var_os("EDIGATE_BLESS").is_some();
     let mut problems = Vec::new();
     for name in GOLDEN {
-        let got = ndjson(&translate_fixture(&set_file(name)).records);
-        let golden = fixtures().join("golden").join(format!("{name}.ndjson"));
-        if bless {
-            std::fs::create_dir_all(golden.parent().expect("has a parent")).expect("mkdir golden");
-            std::fs::write(&golden, got.join("\n") + "\n").expect("write golden");
-            continue;
-        }
-        let text = std::fs::read_to_string(&golden)
-            .unwrap_or_else(|e| panic!("{}: {e}", golden.display()));
-        let want: Vec<String> = text.lines().map(str::to_string).collect();
-        problems.extend(compare_lines(name, &want, &got));
+        let out = translate_fixture(&set_file(name));
+        problems.extend(check_golden(name, &out.records));
     }
     assert!(
         problems.is_empty(),
@@ -420,15 +437,29 @@ fn cli_exits_1_and_names_each_rejected_set() {
 }
 
 #[test]
-fn cli_exits_1_for_input_that_is_not_x12() {
+fn cli_exits_1_for_input_it_cannot_translate() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("orders.csv");
-    std::fs::write(&path, "order,qty\nA1,3\n").expect("write");
-    let out = edigate(&["translate", path.to_str().expect("UTF-8 path")]);
+    let csv = dir.path().join("orders.csv");
+    std::fs::write(&csv, "order,qty\nA1,3\n").expect("write");
+    let out = edigate(&["translate", csv.to_str().expect("UTF-8 path")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "edigate: {}: CSV content needs a partner's [[flat]] layout, and no partner is loaded (give --partners DIR)\n",
+            csv.display()
+        )
+    );
+    // Named like X12, but binary: the content decides.
+    let pdf = dir.path().join("ASN.edi");
+    std::fs::write(&pdf, b"%PDF-1.7\n\x01\x02\x03").expect("write");
+    let out = edigate(&["translate", pdf.to_str().expect("UTF-8 path")]);
+    assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).ends_with("orders.csv: not X12\n"),
+        text(&out.stderr).ends_with(
+            "ASN.edi: binary content, not X12, a zip archive, CSV or fixed-width text; not translated\n"
+        ),
         "{}",
         text(&out.stderr)
     );
