@@ -7,9 +7,16 @@
 //! - [`config`]: operator configuration files (trading partners), checked with `file:line:column`.
 //! - [`flat`]: partner-defined CSV and fixed-width layouts.
 //! - [`intake`]: content sniffing and zip intake.
+//! - [`sources`]: where partner files come from (the spool folder); finalize after commit.
+//! - [`sinks`]: where records go (the ERP over HTTP, or a directory), retry classification,
+//!   backoff and the circuit breaker.
+//! - [`shutdown`]: the shutdown signal every loop selects on.
 
 pub mod canonical;
 pub mod config;
 pub mod flat;
 pub mod intake;
+pub mod shutdown;
+pub mod sinks;
+pub mod sources;
 pub mod x12;
