@@ -107,7 +107,7 @@ pub struct SpoolFile {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntakeFile {
-    /// Files parsed at the same time (default: the number of CPUs).
+    /// Files parsed at the same time (default: twice the number of CPUs, at most 16).
     #[serde(default)]
     pub workers: Option<Spanned<usize>>,
 }
@@ -223,7 +223,8 @@ impl Default for ForwarderSettings {
 }
 
 fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(2, usize::from)
+    // Parsing overlaps the commits of other files, so twice the CPUs keeps both busy.
+    (std::thread::available_parallelism().map_or(2, usize::from) * 2).min(16)
 }
 
 impl GatewayConfig {

@@ -196,6 +196,14 @@ impl Breaker {
         }
     }
 
+    /// The probe handed out by [`Breaker::permit`] was not used (nothing was due): the next
+    /// call hands it out again.
+    pub fn probe_unused(&mut self, now: tokio::time::Instant) {
+        if self.state == BreakerState::HalfOpen {
+            self.state = BreakerState::Open { until: now };
+        }
+    }
+
     /// Notes an answer; returns true when this opened the breaker.
     pub fn observe(&mut self, failure: bool, now: tokio::time::Instant) -> bool {
         if !failure {
