@@ -121,6 +121,7 @@ pub async fn run_with_reload(
             })??
     };
     let (writer, writer_thread) = StoreWriter::spawn(store);
+    crate::intake::worker::reconcile_unfinalized(&writer, &config.spool).await?;
     let written = ack_writer::write_pending(&writer, &config.spool).await?;
     if written > 0 {
         info!(

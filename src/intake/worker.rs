@@ -193,6 +193,22 @@ pub fn process_file(
     };
     let (sha256, size) = hash_file(&file.path).map_err(io_err("cannot read"))?;
     let _guard = ctx.begin(&sha256);
+    if file.recovered {
+        // Left in work/ by a crash: if it was recorded (as new or as a duplicate) but not moved,
+        // only the move is missing.
+        let (sha, name) = (sha256.clone(), file.name.clone());
+        let pending = ctx
+            .writer
+            .run_blocking(move |s| {
+                Ok(s.unfinalized_files()?
+                    .into_iter()
+                    .find(|r| r.sha256 == sha && r.name == name))
+            })
+            .map_err(store_err)?;
+        if let Some(row) = pending {
+            return finalize_recorded(ctx, file, &row);
+        }
+    }
     let sha = sha256.clone();
     let known = ctx
         .writer
@@ -757,4 +773,71 @@ pub async fn run_workers(
     }
     while set.join_next().await.is_some() {}
     tracing::debug!("Intake workers stopped.");
+}
+
+/// At start-up: files the ledger holds as not finalized whose move did happen before a crash
+/// (they are no longer in `work/`) are found in `archive/` or `quarantine/` and marked.
+pub async fn reconcile_unfinalized(
+    writer: &StoreWriter,
+    spool: &Path,
+) -> Result<usize, WriteError> {
+    let rows = writer.run(|s| s.unfinalized_files()).await?;
+    let spool = spool.to_path_buf();
+    let found: Vec<(i64, String)> = tokio::task::spawn_blocking(move || {
+        let mut found = Vec::new();
+        for row in rows {
+            let dirs = crate::sources::spool::PartnerDirs::new(&spool, &row.partner);
+            if dirs.work.join(&row.name).exists() {
+                continue; // intake finalizes it when it is processed again
+            }
+            if let Some(path) = find_moved(&dirs, &row) {
+                found.push((row.id, path.display().to_string()));
+            } else {
+                warn!(partner = %row.partner, file = %row.name, "A recorded file is neither in work/ nor in archive/ or quarantine/.");
+            }
+        }
+        found
+    })
+    .await
+    .unwrap_or_default();
+    let n = found.len();
+    if n > 0 {
+        writer
+            .run(move |s| {
+                for (id, path) in &found {
+                    s.mark_finalized(*id, path)?;
+                }
+                Ok(())
+            })
+            .await?;
+        info!(
+            files = n,
+            "Files moved just before the last stop are marked finalized."
+        );
+    }
+    Ok(n)
+}
+
+/// Where a recorded file went: the newest archive folders first, then quarantine; the name
+/// may carry a `.N` suffix, and the bytes must match.
+fn find_moved(dirs: &crate::sources::spool::PartnerDirs, row: &FileRow) -> Option<PathBuf> {
+    let mut days: Vec<PathBuf> = fs::read_dir(&dirs.archive)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    days.sort();
+    days.reverse();
+    days.push(dirs.quarantine.clone());
+    for dir in days.into_iter().take(8) {
+        let candidates = std::iter::once(dir.join(&row.name))
+            .chain((1..100).map(|n| dir.join(format!("{}.{n}", row.name))));
+        for c in candidates {
+            if !c.exists() {
+                break;
+            }
+            if hash_file(&c).is_ok_and(|(sha, _)| sha == row.sha256) {
+                return Some(c);
+            }
+        }
+    }
+    None
 }
