@@ -7,9 +7,12 @@
 //! - [`config`]: operator configuration files (trading partners), checked with `file:line:column`.
 //! - [`flat`]: partner-defined CSV and fixed-width layouts.
 //! - [`intake`]: content sniffing and zip intake.
+//! - [`store`]: the SQLite ledger and outbox (files, records, deliveries, acks, counters); the
+//!   only place that opens the database.
 
 pub mod canonical;
 pub mod config;
 pub mod flat;
 pub mod intake;
+pub mod store;
 pub mod x12;
