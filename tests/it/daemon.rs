@@ -328,6 +328,30 @@ async fn erp_down_for_a_while_then_back_gets_everything() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erp_that_stalls_is_timed_out_and_retried_until_it_answers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (stub, addr) = start_stub().await;
+    stub.set_mode(Mode::Stall);
+    let c = config(dir.path(), Some(addr));
+    let daemon = start(c.clone());
+    let expected = drop_orders(&c, 6000, 4, 1);
+    wait_for("a few stalled attempts", Duration::from_secs(10), || {
+        stub.requests.lock().unwrap().len() >= 3
+    })
+    .await;
+    assert!(stub.committed().is_empty());
+    stub.set_mode(Mode::Ok);
+    wait_for(
+        "every record once the ERP answers",
+        Duration::from_secs(20),
+        || stub.committed().len() == expected.len(),
+    )
+    .await;
+    daemon.stop().await;
+    assert_eq!(stub.committed(), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_the_erp_refuses_with_422_is_a_dead_letter_and_the_others_flow() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (stub, addr) = start_stub().await;
