@@ -50,14 +50,6 @@ impl Shutdown {
         // An error means the trigger was dropped: treat that as shutdown too.
         let _ = self.rx.wait_for(|fired| *fired).await;
     }
-
-    /// A signal that never fires (for tools and tests that stop by other means).
-    pub fn never() -> Shutdown {
-        let (tx, rx) = watch::channel(false);
-        // Keep the sender alive for ever so `wait` stays pending.
-        std::mem::forget(tx);
-        Shutdown { rx }
-    }
 }
 
 #[cfg(test)]

@@ -101,6 +101,10 @@ pub struct SpoolFile {
     /// forever. The ledger keeps every file's record regardless.
     #[serde(default)]
     pub archive_retention: Option<Spanned<String>>,
+    /// Watch `in/` folders for change notifications (default `true`). Set `false` on network
+    /// file systems that do not deliver them; the rescan then finds every file alone.
+    #[serde(default)]
+    pub watch: Option<bool>,
 }
 
 /// The `[intake]` table.
@@ -180,6 +184,8 @@ pub struct SpoolSettings {
     pub rescan_interval: Duration,
     /// Archive retention (`None`: keep for ever).
     pub archive_retention: Option<Duration>,
+    /// Use change notifications (the rescan runs either way).
+    pub watch: bool,
 }
 
 impl Default for SpoolSettings {
@@ -188,6 +194,7 @@ impl Default for SpoolSettings {
             quiet_period: Duration::from_secs(3),
             rescan_interval: Duration::from_secs(5),
             archive_retention: None,
+            watch: true,
         }
     }
 }
@@ -347,6 +354,7 @@ impl Ctx<'_> {
             quiet_period: None,
             rescan_interval: None,
             archive_retention: None,
+            watch: None,
         });
         let defaults = SpoolSettings::default();
         let quiet_period = self.duration(
@@ -387,6 +395,7 @@ impl Ctx<'_> {
                 quiet_period,
                 rescan_interval,
                 archive_retention,
+                watch: spool.watch.unwrap_or(true),
             },
             intake_workers,
             forwarder,

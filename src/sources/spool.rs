@@ -209,7 +209,9 @@ impl SpoolSource {
 
     /// Lists, claims and waits, until shutdown.
     pub async fn run(mut self, mut shutdown: Shutdown) {
-        self.start_watcher();
+        if self.settings.watch {
+            self.start_watcher();
+        }
         loop {
             if shutdown.is_triggered() {
                 break;
