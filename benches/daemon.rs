@@ -4,7 +4,8 @@
 //!
 //! `cargo bench --bench daemon` runs the full measurement: throughput with 400 files of 25 sets
 //! (10,000 sets, 4 partners) dropped at once; latency at 10 files per second for 20 s with the
-//! quiet period set to zero. Under `cargo test` it does a small smoke run.
+//! quiet period set to zero. Under `cargo test` it does a small smoke run. `EDIGATE_BENCH_DIR`
+//! moves the spool and state (e.g. to tmpfs, to separate CPU cost from fsync latency).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -103,7 +104,11 @@ struct Bench {
 }
 
 fn setup(name: &str, addr: SocketAddr) -> Bench {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("bench-daemon-{name}"));
+    // EDIGATE_BENCH_DIR puts spool and state elsewhere (e.g. on tmpfs, to see the CPU-bound
+    // ceiling without the disk's fsync latency).
+    let base = std::env::var_os("EDIGATE_BENCH_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")), PathBuf::from);
+    let dir = base.join(format!("bench-daemon-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("bench dir");
     let mut config = GatewayConfig::local_default(&dir);

@@ -140,6 +140,7 @@ pub async fn run_with_reload(
         writer: writer.clone(),
         acks_ready: acks_ready.clone(),
         records_ready: records_ready.clone(),
+        controls: Arc::default(),
         in_progress: Arc::new(Mutex::new(Default::default())),
     };
     let (claim_tx, claim_rx) = mpsc::channel(config.intake_workers * 4);

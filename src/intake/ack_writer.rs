@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use tracing::{debug, warn};
 
 use crate::shutdown::Shutdown;
-use crate::sinks::directory::write_atomic;
+use crate::sinks::directory::sync_dir;
 use crate::writer::{StoreWriter, WriteError};
 
 /// Acks written per ledger round trip.
@@ -33,13 +33,25 @@ pub async fn write_pending(
         let spool: PathBuf = spool.to_path_buf();
         let written = tokio::task::spawn_blocking(move || {
             let mut ids = Vec::new();
+            let mut dirs = std::collections::BTreeSet::new();
             for ack in acks {
                 let dir = spool.join(&ack.partner).join("out");
-                match write_atomic(&dir, &ack.file_name, ack.text.as_bytes()) {
-                    Ok(()) => ids.push(ack.id),
+                match write_unsynced_dir(&dir, &ack.file_name, ack.text.as_bytes()) {
+                    Ok(()) => {
+                        ids.push(ack.id);
+                        dirs.insert(dir);
+                    }
                     Err(e) => {
                         warn!(partner = %ack.partner, file = %ack.file_name, error = %e, "Cannot write an acknowledgment; trying again later.");
                     }
+                }
+            }
+            // One folder sync per partner makes every rename of the batch durable before the
+            // acks are marked written.
+            for dir in dirs {
+                if let Err(e) = sync_dir(&dir) {
+                    warn!(dir = %dir.display(), error = %e, "Cannot sync the out/ folder; the acks are written again later.");
+                    return Vec::new();
                 }
             }
             ids
@@ -76,4 +88,18 @@ pub async fn run(writer: StoreWriter, spool: PathBuf, ready: Arc<Notify>, mut sh
     if let Err(e) = write_pending(&writer, &spool).await {
         warn!(error = %e, "Cannot write acknowledgments before stopping; they are written at the next start.");
     }
+}
+
+/// Writes `dir/name` under a temporary name, syncs it and renames it into place; the caller
+/// syncs the folder.
+fn write_unsynced_dir(dir: &std::path::Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, dir.join(name))
 }

@@ -12,7 +12,7 @@
 //!   as the file; the ack writer puts them into `out/` afterwards (and again after a crash).
 //! - Parsing runs on a blocking thread; the store is reached through the single writer.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fmt::Write as _;
 use std::fs;
 use std::io::{self, Read};
@@ -31,12 +31,12 @@ use crate::canonical::translate::{
 use crate::config::partner::Partner;
 use crate::sinks::directory::sync_dir;
 use crate::sources::spool::{ClaimedFile, SpoolPartner, free_name, quarantine};
+use crate::store::counters::{GS06, ISA13};
 use crate::store::{
-    AckRow, FileIntake, FileRow, FileState, InterchangeRow, RecordRow, Recorded, ReservedCounters,
-    TransactionRow,
+    AckRow, FileIntake, FileRow, FileState, InterchangeRow, RecordRow, Recorded, TransactionRow,
 };
 use crate::writer::{StoreWriter, WriteError};
-use crate::x12::ack::{AckBuilder, AckKind, AckOptions};
+use crate::x12::ack::{AckBuilder, AckKind, AckOptions, ControlNumbers};
 use crate::x12::envelope::{
     EngineConfig, FileSummary, Group, GroupOutcome, Interchange, InterchangeOutcome, SetHeader,
     SetOutcome, Verdict, Visitor, run,
@@ -138,6 +138,8 @@ pub struct IntakeContext {
     pub acks_ready: Arc<tokio::sync::Notify>,
     /// Wakes the forwarder after a commit that enqueued deliveries.
     pub records_ready: Arc<tokio::sync::Notify>,
+    /// Control numbers reserved ahead, per partner.
+    pub controls: Arc<ControlPool>,
     /// SHA-256 digests being processed right now: a second file with the same bytes waits, so
     /// the ledger sees them one after the other.
     pub in_progress: Arc<Mutex<HashSet<String>>>,
@@ -223,16 +225,15 @@ pub fn process_file(
     }
 
     let options = book.ack_options(&file.partner);
-    let counts =
-        count_acks(&file.path, &book.profiles, options.kind).map_err(io_err("cannot read"))?;
+    let (verdicts, counts) =
+        first_pass(&file.path, &book.profiles, options.kind).map_err(io_err("cannot read"))?;
     let mut translated = None;
     // The exact count is computed the way the ack builder decides; should it ever fall short,
     // reserve generously and generate again (the unused numbers are skipped, never reused).
     for (interchanges, groups) in [counts, (counts.0 * 2 + 4, counts.1 * 2 + 8)] {
-        let partner = file.partner.clone();
         let counters = ctx
-            .writer
-            .run_blocking(move |s| s.reserve_counters(&partner, interchanges, groups))
+            .controls
+            .take(&ctx.writer, &file.partner, interchanges, groups)
             .map_err(store_err)?;
         let t = translate(
             &file.path,
@@ -240,6 +241,7 @@ pub fn process_file(
             &sha256,
             &book.profiles,
             &options,
+            &verdicts,
             counters,
         )
         .map_err(io_err("cannot read"))?;
@@ -495,14 +497,99 @@ impl Visitor for AckCount {
     }
 }
 
-/// Pass 1 of the count: how many ISA13s and GS06s the acks need.
-fn count_acks(path: &Path, profiles: &Profiles, kind: AckKind) -> io::Result<(u64, u64)> {
+/// Pass 1: which groups and interchanges are rejected (the translator needs it before it maps
+/// a set), and how many ISA13s and GS06s the acks will need.
+fn first_pass(
+    path: &Path,
+    profiles: &Profiles,
+    kind: AckKind,
+) -> io::Result<(EnvelopeVerdicts, (u64, u64))> {
+    let mut verdicts = EnvelopeVerdicts::default();
     let mut count = AckCount {
         kind,
         ..AckCount::default()
     };
-    run(fs::File::open(path)?, engine_config(profiles), &mut count)?;
-    Ok((count.interchanges, count.groups))
+    run(
+        fs::File::open(path)?,
+        engine_config(profiles),
+        &mut Both(&mut verdicts, &mut count),
+    )?;
+    Ok((verdicts, (count.interchanges, count.groups)))
+}
+
+/// Control numbers reserved ahead, per partner: one durable reservation (two commits) serves
+/// many files. Numbers still in the pool when the daemon stops are skipped, never reused; that
+/// gap is the price of not paying two commits per file.
+#[derive(Debug, Default)]
+pub struct ControlPool {
+    partners: Mutex<std::collections::HashMap<String, Reserved>>,
+}
+
+/// Reserved ISA13s and GS06s of one partner.
+type Reserved = (VecDeque<u64>, VecDeque<u64>);
+
+/// Numbers reserved per refill, at least.
+const CONTROL_BLOCK: u64 = 16;
+
+impl ControlPool {
+    /// Takes `interchanges` ISA13s and `groups` GS06s for `partner`, reserving more first when
+    /// the pool runs short.
+    fn take(
+        &self,
+        writer: &StoreWriter,
+        partner: &str,
+        interchanges: u64,
+        groups: u64,
+    ) -> Result<PooledNumbers, WriteError> {
+        let mut all = self.partners.lock().map_err(|_| {
+            WriteError::Store(crate::store::StoreError::Invalid(
+                "control number pool poisoned".into(),
+            ))
+        })?;
+        let (isa, gs) = all.entry(partner.to_string()).or_default();
+        for (queue, kind, need) in [(&mut *isa, ISA13, interchanges), (&mut *gs, GS06, groups)] {
+            let have = queue.len() as u64;
+            if have < need {
+                let count = (need - have).max(CONTROL_BLOCK);
+                let p = partner.to_string();
+                let range = writer.run_blocking(move |s| s.reserve_controls(&p, kind, count))?;
+                queue.extend(range.numbers());
+            }
+        }
+        let take = |q: &mut VecDeque<u64>, n: u64| -> VecDeque<u64> {
+            let n = usize::try_from(n).unwrap_or(usize::MAX).min(q.len());
+            q.drain(..n).collect()
+        };
+        Ok(PooledNumbers {
+            interchanges: take(isa, interchanges),
+            groups: take(gs, groups),
+            short: false,
+        })
+    }
+}
+
+/// The numbers one file's acks may use.
+#[derive(Debug, Default)]
+struct PooledNumbers {
+    interchanges: VecDeque<u64>,
+    groups: VecDeque<u64>,
+    /// More were asked for than were taken (`0` was handed out; the acks are discarded).
+    short: bool,
+}
+
+impl ControlNumbers for PooledNumbers {
+    fn next_interchange(&mut self, _partner: &str) -> u64 {
+        self.interchanges.pop_front().unwrap_or_else(|| {
+            self.short = true;
+            0
+        })
+    }
+    fn next_group(&mut self, _partner: &str) -> u64 {
+        self.groups.pop_front().unwrap_or_else(|| {
+            self.short = true;
+            0
+        })
+    }
 }
 
 /// The ledger rows of interchanges and sets, collected during pass 2.
@@ -587,11 +674,10 @@ fn translate(
     sha256: &str,
     profiles: &Profiles,
     options: &AckOptions,
-    mut counters: ReservedCounters,
+    verdicts: &EnvelopeVerdicts,
+    mut counters: PooledNumbers,
 ) -> io::Result<Translated> {
     let config = engine_config(profiles);
-    let mut verdicts = EnvelopeVerdicts::default();
-    run(fs::File::open(path)?, config, &mut verdicts)?;
     let info = FileInfo {
         name: name.to_string(),
         sha256: sha256.to_string(),
@@ -602,7 +688,7 @@ fn translate(
     let ack_kind = options.kind;
     let mut builder = AckBuilder::new(options.clone(), &mut counters);
     let summary = {
-        let mut translator = Translator::new(profiles, &verdicts, &mut tracker, &info, &mut out);
+        let mut translator = Translator::new(profiles, verdicts, &mut tracker, &info, &mut out);
         let summary = {
             let mut both = Both(&mut builder, &mut rows);
             let mut all = Both(&mut translator, &mut both);
@@ -612,7 +698,7 @@ fn translate(
         summary
     };
     let docs = builder.finish();
-    let acks_complete = !counters.ran_short();
+    let acks_complete = !counters.short;
     let functional = match ack_kind {
         AckKind::Ack999 => "999",
         AckKind::Ack997 | AckKind::None => "997",

@@ -587,7 +587,16 @@ async fn sigkill_at_random_moments_loses_nothing_and_doubles_nothing() {
     dropper.join().expect("dropper");
 
     // The last run: let it finish, then stop it with SIGTERM.
-    let mut child = spawn();
+    let log_path = dir.path().join("last-run.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .args(["run", "--config"])
+        .arg(&config_path)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log_path).expect("log file"))
+        .spawn()
+        .expect("start edigate");
     wait_for(
         "every expected id at the ERP",
         Duration::from_secs(30),
@@ -603,13 +612,22 @@ async fn sigkill_at_random_moments_loses_nothing_and_doubles_nothing() {
             })
     })
     .await;
+    // SIGTERM only once the daemon has its signal handlers (the ledger may have settled before).
+    wait_for("the last run to be up", Duration::from_secs(10), || {
+        std::fs::read_to_string(&log_path).is_ok_and(|l| l.contains("edigate is running"))
+    })
+    .await;
     let term = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .expect("kill -TERM");
     assert!(term.success());
     let exit = child.wait().expect("exit");
-    assert!(exit.success(), "clean exit after SIGTERM: {exit:?}");
+    assert!(
+        exit.success(),
+        "clean exit after SIGTERM: {exit:?}\n{}",
+        std::fs::read_to_string(&log_path).unwrap_or_default()
+    );
 
     assert_eq!(
         stub.committed(),
