@@ -19,11 +19,13 @@ use rusqlite::{Transaction, TransactionBehavior, params};
 use super::ledger::limit_param;
 use super::{DeliveryJob, DeliveryOutcome, DeliveryRow, DeliveryState, Store, StoreError, now_ms};
 
-/// Reads the head of every lane that has one, oldest head first.
-const LANE_HEADS: &str = "
+/// Reads the head of every lane that has one, oldest head first. `CROSS JOIN` pins the join
+/// order: lanes outside, one index probe per lane (otherwise the planner may scan every pending
+/// delivery and probe the lanes for each, which is quadratic in the backlog).
+pub(crate) const LANE_HEADS: &str = "
 SELECT d.partner, d.kind
 FROM lanes l
-JOIN deliveries d ON d.id = (
+CROSS JOIN deliveries d ON d.id = (
     SELECT e.id FROM deliveries e
     WHERE e.partner = l.partner AND e.kind = l.kind AND e.state IN ('pending', 'in_flight')
     ORDER BY e.seq LIMIT 1)
@@ -32,7 +34,7 @@ ORDER BY d.seq
 LIMIT ?2";
 
 /// The front of one lane, with what a job needs.
-const LANE_FRONT: &str = "
+pub(crate) const LANE_FRONT: &str = "
 SELECT e.id, e.record_id, e.kind, e.partner, f.correlation_id, r.json, e.attempts, e.state,
        e.next_attempt_at
 FROM deliveries e
@@ -146,7 +148,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT MIN(d.next_attempt_at)
              FROM lanes l
-             JOIN deliveries d ON d.id = (
+             CROSS JOIN deliveries d ON d.id = (
                  SELECT e.id FROM deliveries e
                  WHERE e.partner = l.partner AND e.kind = l.kind
                    AND e.state IN ('pending', 'in_flight')
@@ -693,5 +695,11 @@ mod tests {
             text.contains("deliveries_lane_active"),
             "lane head lookup must use the partial lane index:\n{text}"
         );
+        // Regression: driving from the pending deliveries made every claim scan the backlog.
+        assert!(
+            plan[0].starts_with("SCAN l"),
+            "lanes must be the outer loop:\n{text}"
+        );
+        assert!(!text.contains("deliveries_by_state"), "{text}");
     }
 }
