@@ -31,6 +31,15 @@
 //!    second arrival of the same bytes gets its own row with state [`FileState::Duplicate`] (so
 //!    the ledger shows every arrival); [`Store::file_by_sha256`] returns the first arrival.
 //!
+//! # Beyond the contract (`/work/tools/store-api.md`)
+//! Additions, all optional for callers: [`Store::record_files`] and
+//! [`Store::mark_finalized_many`] (several files per commit), [`Store::claim_due_runs`] and
+//! [`Store::release`] (ordered runs per lane), [`Store::next_due_at`], [`Store::unfinalized_files`],
+//! [`Store::unwritten_acks`] / [`Store::mark_acks_written`], [`Store::reserve_controls`] /
+//! [`Store::reserve_counters`] / [`Store::counters`] (ack control numbers),
+//! [`Store::quick_check`], [`Store::status_at`], [`Store::record_outcomes_at`], and the
+//! [`StoreError::Older`] and [`StoreError::Invalid`] variants.
+//!
 //! Times are Unix milliseconds (`i64`). The store is synchronous; the daemon owns one writer
 //! [`Store`] on one thread and operator commands use [`Store::open_readonly`].
 

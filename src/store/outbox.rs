@@ -201,6 +201,7 @@ impl Store {
                         status,
                         excerpt,
                     } => {
+                        let excerpt = cap(excerpt);
                         let n = delivered.execute(params![delivery_id, status, excerpt, now_ms])?;
                         if n > 0 {
                             attempt.execute(params![
@@ -219,6 +220,7 @@ impl Store {
                         error,
                         status,
                     } => {
+                        let error = cap(error);
                         let n = retry.execute(params![
                             delivery_id,
                             next_attempt_ms,
@@ -243,6 +245,7 @@ impl Store {
                         status,
                         excerpt,
                     } => {
+                        let (error, excerpt) = (cap(error), cap(excerpt));
                         let n =
                             dead.execute(params![delivery_id, error, status, excerpt, now_ms])?;
                         if n > 0 {
@@ -386,6 +389,21 @@ fn claim_runs(
     }
     tx.commit()?;
     Ok(runs)
+}
+
+/// Longest error or response excerpt kept, in bytes: the ledger is evidence, not a log store.
+pub const EXCERPT_MAX: usize = 2048;
+
+/// `text` cut to at most [`EXCERPT_MAX`] bytes at a character boundary.
+fn cap(text: &str) -> &str {
+    if text.len() <= EXCERPT_MAX {
+        return text;
+    }
+    let mut end = EXCERPT_MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn select_ids<P: rusqlite::Params>(
@@ -630,6 +648,14 @@ mod tests {
         assert_eq!(ids(&jobs), vec!["a-00000"], "same record, in order");
         assert_eq!(store.recover_in_flight().expect("recover"), 1);
         assert_eq!(store.recover_in_flight().expect("recover"), 0);
+    }
+
+    #[test]
+    fn long_excerpts_are_capped_at_a_character_boundary() {
+        let long = "é".repeat(EXCERPT_MAX);
+        let capped = cap(&long);
+        assert!(capped.len() <= EXCERPT_MAX && capped.len() >= EXCERPT_MAX - 1);
+        assert_eq!(cap("short"), "short");
     }
 
     #[test]
