@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::{FileIntake, FileRow, FileState, Recorded, Store, StoreError, now_ms};
 
@@ -95,156 +95,184 @@ impl Store {
     /// Nothing is written if any part fails. Recording the same records again (same ids)
     /// creates no second delivery.
     pub fn record_file(&mut self, intake: &FileIntake) -> Result<Recorded, StoreError> {
-        let now = now_ms();
-        let size = i64::try_from(intake.size).unwrap_or(i64::MAX);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut recorded = Recorded::default();
-
-        tx.prepare_cached(
-            "INSERT INTO files (partner, name, sha256, size, received_at, recorded_at, state, \
-             reason, correlation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        )?
-        .execute(params![
-            intake.partner,
-            intake.name,
-            intake.sha256,
-            size,
-            intake.received_at_ms,
-            now,
-            intake.state.as_str(),
-            intake.reason,
-            intake.correlation_id,
-        ])?;
-        let file_id = tx.last_insert_rowid();
-        recorded.file_id = file_id;
-
-        // Interchanges: detect duplicates against everything recorded so far, this file included.
-        let mut interchange_ids: HashMap<&str, i64> = HashMap::new();
-        {
-            let mut same = tx.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM interchanges \
-                 WHERE sender = ?1 AND isa13 = ?2 AND content_sha256 = ?3)",
-            )?;
-            let mut other = tx.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM interchanges \
-                 WHERE sender = ?1 AND isa13 = ?2 AND content_sha256 <> ?3)",
-            )?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO interchanges (file_id, position, sender, receiver, isa13, \
-                 content_sha256, duplicate, isa13_reused, rejected, findings) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            for (position, ic) in intake.interchanges.iter().enumerate() {
-                let key = params![ic.sender, ic.isa13, ic.content_sha256];
-                let seen: bool = same.query_row(key, |r| r.get(0))?;
-                let reused = !seen && other.query_row(key, |r| r.get::<_, bool>(0))?;
-                let duplicate = seen || ic.duplicate;
-                if duplicate {
-                    recorded.duplicate_interchanges += 1;
-                }
-                if reused {
-                    recorded.reused_isa13.push(ic.isa13.clone());
-                }
-                insert.execute(params![
-                    file_id,
-                    position as i64,
-                    ic.sender,
-                    ic.receiver,
-                    ic.isa13,
-                    ic.content_sha256,
-                    duplicate,
-                    reused,
-                    ic.rejected,
-                    ic.findings_json,
-                ])?;
-                interchange_ids
-                    .entry(ic.isa13.as_str())
-                    .or_insert_with(|| tx.last_insert_rowid());
-            }
-        }
-
-        // Records and their deliveries. seq continues the global order of the outbox; a new
-        // delivery is due at once (next_attempt_at = 0, immune to the wall clock going back).
-        {
-            let mut next_seq: i64 = tx
-                .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM deliveries")?
-                .query_row([], |r| r.get(0))?;
-            let mut lane =
-                tx.prepare_cached("INSERT OR IGNORE INTO lanes (partner, kind) VALUES (?1, ?2)")?;
-            let mut record = tx.prepare_cached(
-                "INSERT OR IGNORE INTO records (id, kind, partner, test, json, file_id, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            let mut delivery = tx.prepare_cached(
-                "INSERT INTO deliveries (record_id, partner, kind, seq, state, attempts, \
-                 next_attempt_at, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, 'pending', 0, 0, ?5, ?5)",
-            )?;
-            let mut lanes_seen: HashSet<(&str, &str)> = HashSet::new();
-            for r in &intake.records {
-                let inserted = record.execute(params![
-                    r.id, r.kind, r.partner, r.test, r.json, file_id, now
-                ])?;
-                if inserted == 0 {
-                    recorded.duplicate_records += 1;
-                    continue;
-                }
-                if lanes_seen.insert((r.partner.as_str(), r.kind.as_str())) {
-                    lane.execute(params![r.partner, r.kind])?;
-                }
-                delivery.execute(params![r.id, r.partner, r.kind, next_seq, now])?;
-                next_seq += 1;
-                recorded.new_records += 1;
-            }
-        }
-
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO transactions (file_id, interchange_id, position, isa13, gs06, st01, \
-                 st02, verdict, findings, record_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?;
-            for (position, t) in intake.transactions.iter().enumerate() {
-                let interchange = interchange_ids.get(t.isa13.as_str()).copied();
-                insert.execute(params![
-                    file_id,
-                    interchange,
-                    position as i64,
-                    t.isa13,
-                    t.gs06,
-                    t.st01,
-                    t.st02,
-                    t.verdict,
-                    t.findings_json,
-                    t.record_id,
-                ])?;
-            }
-        }
-
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO acks (file_id, partner, kind, isa13, file_name, text, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?;
-            for a in &intake.acks {
-                insert.execute(params![
-                    file_id,
-                    intake.partner,
-                    a.kind,
-                    a.isa13,
-                    a.file_name,
-                    a.text,
-                    now
-                ])?;
-            }
-        }
-
+        let recorded = insert_file(&tx, intake, now_ms())?;
         tx.commit()?;
         Ok(recorded)
     }
 
+    /// [`Store::record_file`] for several files in ONE transaction (one fsync for all), in order;
+    /// a record id repeated across the files is enqueued once, for the first file. All or
+    /// nothing: on `Err` none of the files is recorded (retry them one by one to find the
+    /// culprit). Finalize none of them before this returns `Ok`.
+    pub fn record_files(&mut self, intakes: &[FileIntake]) -> Result<Vec<Recorded>, StoreError> {
+        let now = now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut out = Vec::with_capacity(intakes.len());
+        for intake in intakes {
+            out.push(insert_file(&tx, intake, now)?);
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// Everything [`Store::record_file`] writes for one file, inside the caller's transaction.
+fn insert_file(
+    tx: &Transaction<'_>,
+    intake: &FileIntake,
+    now: i64,
+) -> Result<Recorded, StoreError> {
+    let size = i64::try_from(intake.size).unwrap_or(i64::MAX);
+    let mut recorded = Recorded::default();
+
+    tx.prepare_cached(
+        "INSERT INTO files (partner, name, sha256, size, received_at, recorded_at, state, \
+             reason, correlation_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        intake.partner,
+        intake.name,
+        intake.sha256,
+        size,
+        intake.received_at_ms,
+        now,
+        intake.state.as_str(),
+        intake.reason,
+        intake.correlation_id,
+    ])?;
+    let file_id = tx.last_insert_rowid();
+    recorded.file_id = file_id;
+
+    // Interchanges: detect duplicates against everything recorded so far, this file included.
+    let mut interchange_ids: HashMap<&str, i64> = HashMap::new();
+    {
+        let mut same = tx.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM interchanges \
+                 WHERE sender = ?1 AND isa13 = ?2 AND content_sha256 = ?3)",
+        )?;
+        let mut other = tx.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM interchanges \
+                 WHERE sender = ?1 AND isa13 = ?2 AND content_sha256 <> ?3)",
+        )?;
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO interchanges (file_id, position, sender, receiver, isa13, \
+                 content_sha256, duplicate, isa13_reused, rejected, findings) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for (position, ic) in intake.interchanges.iter().enumerate() {
+            let key = params![ic.sender, ic.isa13, ic.content_sha256];
+            let seen: bool = same.query_row(key, |r| r.get(0))?;
+            let reused = !seen && other.query_row(key, |r| r.get::<_, bool>(0))?;
+            let duplicate = seen || ic.duplicate;
+            if duplicate {
+                recorded.duplicate_interchanges += 1;
+            }
+            if reused {
+                recorded.reused_isa13.push(ic.isa13.clone());
+            }
+            insert.execute(params![
+                file_id,
+                position as i64,
+                ic.sender,
+                ic.receiver,
+                ic.isa13,
+                ic.content_sha256,
+                duplicate,
+                reused,
+                ic.rejected,
+                ic.findings_json,
+            ])?;
+            interchange_ids
+                .entry(ic.isa13.as_str())
+                .or_insert_with(|| tx.last_insert_rowid());
+        }
+    }
+
+    // Records and their deliveries. seq continues the global order of the outbox; a new
+    // delivery is due at once (next_attempt_at = 0, immune to the wall clock going back).
+    {
+        let mut next_seq: i64 = tx
+            .prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM deliveries")?
+            .query_row([], |r| r.get(0))?;
+        let mut lane =
+            tx.prepare_cached("INSERT OR IGNORE INTO lanes (partner, kind) VALUES (?1, ?2)")?;
+        let mut record = tx.prepare_cached(
+            "INSERT OR IGNORE INTO records (id, kind, partner, test, json, file_id, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        let mut delivery = tx.prepare_cached(
+            "INSERT INTO deliveries (record_id, partner, kind, seq, state, attempts, \
+                 next_attempt_at, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, 'pending', 0, 0, ?5, ?5)",
+        )?;
+        let mut lanes_seen: HashSet<(&str, &str)> = HashSet::new();
+        for r in &intake.records {
+            let inserted = record.execute(params![
+                r.id, r.kind, r.partner, r.test, r.json, file_id, now
+            ])?;
+            if inserted == 0 {
+                recorded.duplicate_records += 1;
+                continue;
+            }
+            if lanes_seen.insert((r.partner.as_str(), r.kind.as_str())) {
+                lane.execute(params![r.partner, r.kind])?;
+            }
+            delivery.execute(params![r.id, r.partner, r.kind, next_seq, now])?;
+            next_seq += 1;
+            recorded.new_records += 1;
+        }
+    }
+
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO transactions (file_id, interchange_id, position, isa13, gs06, st01, \
+                 st02, verdict, findings, record_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )?;
+        for (position, t) in intake.transactions.iter().enumerate() {
+            let interchange = interchange_ids.get(t.isa13.as_str()).copied();
+            insert.execute(params![
+                file_id,
+                interchange,
+                position as i64,
+                t.isa13,
+                t.gs06,
+                t.st01,
+                t.st02,
+                t.verdict,
+                t.findings_json,
+                t.record_id,
+            ])?;
+        }
+    }
+
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO acks (file_id, partner, kind, isa13, file_name, text, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for a in &intake.acks {
+            insert.execute(params![
+                file_id,
+                intake.partner,
+                a.kind,
+                a.isa13,
+                a.file_name,
+                a.text,
+                now
+            ])?;
+        }
+    }
+
+    Ok(recorded)
+}
+
+impl Store {
     /// Marks the file finalized (moved to archive/quarantine) with its final path.
     pub fn mark_finalized(&mut self, file_id: i64, final_path: &str) -> Result<(), StoreError> {
         let changed = self
@@ -254,6 +282,26 @@ impl Store {
         if changed == 0 {
             return Err(StoreError::Invalid(format!("no file with id {file_id}")));
         }
+        Ok(())
+    }
+
+    /// [`Store::mark_finalized`] for several files in one transaction.
+    pub fn mark_finalized_many(&mut self, files: &[(i64, String)]) -> Result<(), StoreError> {
+        let now = now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE files SET finalized_at = ?1, final_path = ?2 WHERE id = ?3",
+            )?;
+            for (file_id, final_path) in files {
+                if stmt.execute(params![now, final_path, file_id])? == 0 {
+                    return Err(StoreError::Invalid(format!("no file with id {file_id}")));
+                }
+            }
+        }
+        tx.commit()?;
         Ok(())
     }
 
@@ -502,6 +550,58 @@ pub(crate) mod tests {
         // Not a benchmark: a generous bound that only catches a per-row commit or an O(n²) path.
         assert!(took < std::time::Duration::from_secs(10), "took {took:?}");
         assert_eq!(count(&store, "SELECT COUNT(*) FROM deliveries"), 10_000);
+    }
+
+    #[test]
+    fn record_files_commits_several_files_at_once_or_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = Store::open(dir.path()).expect("open");
+        let a = intake("a.x12", "acme", "warehouse_order", "a", 2);
+        let b = intake("b.x12", "acme", "warehouse_order", "b", 2);
+        let mut a_again = a.clone();
+        a_again.name = "a2.x12".into();
+        let recorded = store.record_files(&[a.clone(), b, a_again]).expect("batch");
+        assert_eq!(recorded.len(), 3);
+        assert_eq!(recorded[0].new_records, 2);
+        assert_eq!(recorded[1].new_records, 2);
+        assert_eq!(recorded[2].new_records, 0);
+        assert_eq!(recorded[2].duplicate_records, 2);
+        assert_eq!(recorded[2].duplicate_interchanges, 1);
+        assert_eq!(count(&store, "SELECT COUNT(*) FROM deliveries"), 4);
+        store
+            .mark_finalized_many(&[
+                (recorded[0].file_id, "archive/a.x12".into()),
+                (recorded[1].file_id, "archive/b.x12".into()),
+            ])
+            .expect("finalize");
+        assert_eq!(store.unfinalized_files().expect("unfinalized").len(), 1);
+        assert!(
+            store
+                .mark_finalized_many(&[(recorded[2].file_id, "x".into()), (777, "y".into())])
+                .is_err()
+        );
+        assert_eq!(
+            store.unfinalized_files().expect("unfinalized").len(),
+            1,
+            "a failed batch finalizes nothing"
+        );
+
+        let c = intake("c.x12", "acme", "warehouse_order", "c", 1);
+        let mut bad = intake("d.x12", "acme", "warehouse_order", "d", 1);
+        bad.records[0].kind = "other".into();
+        store
+            .conn
+            .execute_batch(
+                "CREATE TRIGGER no_other BEFORE INSERT ON records \
+                 WHEN NEW.kind = 'other' BEGIN SELECT RAISE(ABORT, 'boom'); END;",
+            )
+            .expect("trigger");
+        assert!(store.record_files(&[c, bad]).is_err());
+        assert_eq!(
+            count(&store, "SELECT COUNT(*) FROM files"),
+            3,
+            "all or nothing"
+        );
     }
 
     #[test]

@@ -31,6 +31,15 @@
 //!    second arrival of the same bytes gets its own row with state [`FileState::Duplicate`] (so
 //!    the ledger shows every arrival); [`Store::file_by_sha256`] returns the first arrival.
 //!
+//! # Beyond the contract (`/work/tools/store-api.md`)
+//! Additions, all optional for callers: [`Store::record_files`] and
+//! [`Store::mark_finalized_many`] (several files per commit), [`Store::claim_due_runs`] and
+//! [`Store::release`] (ordered runs per lane), [`Store::next_due_at`], [`Store::unfinalized_files`],
+//! [`Store::unwritten_acks`] / [`Store::mark_acks_written`], [`Store::reserve_controls`] /
+//! [`Store::reserve_counters`] / [`Store::counters`] (ack control numbers),
+//! [`Store::quick_check`], [`Store::status_at`], [`Store::record_outcomes_at`], and the
+//! [`StoreError::Older`] and [`StoreError::Invalid`] variants.
+//!
 //! Times are Unix milliseconds (`i64`). The store is synchronous; the daemon owns one writer
 //! [`Store`] on one thread and operator commands use [`Store::open_readonly`].
 
@@ -500,6 +509,26 @@ impl Store {
         Ok(lines.join("\n"))
     }
 
+    /// Runs `PRAGMA quick_check` (reads every page: seconds per gigabyte) and turns any
+    /// finding into [`StoreError::Damaged`]. The daemon calls it at start-up before taking
+    /// work; the database is only read.
+    pub fn quick_check(&self) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare("PRAGMA quick_check")?;
+        let lines = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        if lines.len() == 1 && lines[0] == "ok" {
+            return Ok(());
+        }
+        let shown: Vec<&str> = lines.iter().take(5).map(String::as_str).collect();
+        Err(StoreError::Damaged(format!(
+            "{}: quick_check found {} problem(s): {}",
+            self.path.display(),
+            lines.len(),
+            shown.join("; ")
+        )))
+    }
+
     fn configure(&mut self) -> rusqlite::Result<()> {
         self.conn.busy_timeout(BUSY_TIMEOUT)?;
         // journal_mode returns a row; WAL persists in the file once set.
@@ -621,6 +650,38 @@ mod tests {
             garbage,
             "file untouched"
         );
+    }
+
+    #[test]
+    fn corrupted_pages_are_reported_as_damaged_and_the_file_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join(DB_FILE_NAME);
+        {
+            let mut store = Store::open(&file).expect("open");
+            let mut f = ledger::tests::intake("a.x12", "acme", "warehouse_order", "a", 2000);
+            f.records.iter_mut().for_each(|r| r.json = r.json.repeat(8));
+            store.record_file(&f).expect("record");
+        }
+        let mut bytes = std::fs::read(&file).expect("read");
+        assert!(bytes.len() > 64 * 1024, "{} bytes", bytes.len());
+        // Keep the header page (so the file still looks like SQLite), trash pages further in.
+        for b in &mut bytes[8192..40960] {
+            *b = 0x5a;
+        }
+        std::fs::write(&file, &bytes).expect("write");
+        let outcome = Store::open(&file).and_then(|s| s.quick_check());
+        let err = outcome.expect_err("damage must be found");
+        assert!(matches!(err, StoreError::Damaged(_)), "got {err:?}");
+        assert_eq!(std::fs::read(&file).expect("read"), bytes, "file untouched");
+    }
+
+    #[test]
+    fn readonly_open_works_after_the_writer_closed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(Store::open(dir.path()).expect("open"));
+        let store = Store::open_readonly(dir.path()).expect("read-only");
+        assert_eq!(store.status().expect("status").deliveries.pending, 0);
+        store.quick_check().expect("sound");
     }
 
     #[test]

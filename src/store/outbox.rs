@@ -19,11 +19,13 @@ use rusqlite::{Transaction, TransactionBehavior, params};
 use super::ledger::limit_param;
 use super::{DeliveryJob, DeliveryOutcome, DeliveryRow, DeliveryState, Store, StoreError, now_ms};
 
-/// Reads the head of every lane that has one, oldest head first.
-const LANE_HEADS: &str = "
+/// Reads the head of every lane that has one, oldest head first. `CROSS JOIN` pins the join
+/// order: lanes outside, one index probe per lane (otherwise the planner may scan every pending
+/// delivery and probe the lanes for each, which is quadratic in the backlog).
+pub(crate) const LANE_HEADS: &str = "
 SELECT d.partner, d.kind
 FROM lanes l
-JOIN deliveries d ON d.id = (
+CROSS JOIN deliveries d ON d.id = (
     SELECT e.id FROM deliveries e
     WHERE e.partner = l.partner AND e.kind = l.kind AND e.state IN ('pending', 'in_flight')
     ORDER BY e.seq LIMIT 1)
@@ -32,7 +34,7 @@ ORDER BY d.seq
 LIMIT ?2";
 
 /// The front of one lane, with what a job needs.
-const LANE_FRONT: &str = "
+pub(crate) const LANE_FRONT: &str = "
 SELECT e.id, e.record_id, e.kind, e.partner, f.correlation_id, r.json, e.attempts, e.state,
        e.next_attempt_at
 FROM deliveries e
@@ -146,7 +148,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT MIN(d.next_attempt_at)
              FROM lanes l
-             JOIN deliveries d ON d.id = (
+             CROSS JOIN deliveries d ON d.id = (
                  SELECT e.id FROM deliveries e
                  WHERE e.partner = l.partner AND e.kind = l.kind
                    AND e.state IN ('pending', 'in_flight')
@@ -199,6 +201,7 @@ impl Store {
                         status,
                         excerpt,
                     } => {
+                        let excerpt = cap(excerpt);
                         let n = delivered.execute(params![delivery_id, status, excerpt, now_ms])?;
                         if n > 0 {
                             attempt.execute(params![
@@ -217,6 +220,7 @@ impl Store {
                         error,
                         status,
                     } => {
+                        let error = cap(error);
                         let n = retry.execute(params![
                             delivery_id,
                             next_attempt_ms,
@@ -241,6 +245,7 @@ impl Store {
                         status,
                         excerpt,
                     } => {
+                        let (error, excerpt) = (cap(error), cap(excerpt));
                         let n =
                             dead.execute(params![delivery_id, error, status, excerpt, now_ms])?;
                         if n > 0 {
@@ -384,6 +389,21 @@ fn claim_runs(
     }
     tx.commit()?;
     Ok(runs)
+}
+
+/// Longest error or response excerpt kept, in bytes: the ledger is evidence, not a log store.
+pub const EXCERPT_MAX: usize = 2048;
+
+/// `text` cut to at most [`EXCERPT_MAX`] bytes at a character boundary.
+fn cap(text: &str) -> &str {
+    if text.len() <= EXCERPT_MAX {
+        return text;
+    }
+    let mut end = EXCERPT_MAX;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn select_ids<P: rusqlite::Params>(
@@ -631,6 +651,14 @@ mod tests {
     }
 
     #[test]
+    fn long_excerpts_are_capped_at_a_character_boundary() {
+        let long = "é".repeat(EXCERPT_MAX);
+        let capped = cap(&long);
+        assert!(capped.len() <= EXCERPT_MAX && capped.len() >= EXCERPT_MAX - 1);
+        assert_eq!(cap("short"), "short");
+    }
+
+    #[test]
     fn stale_outcome_is_ignored() {
         let (_dir, mut store) = store_with_two_lanes();
         let jobs = store.claim_due(1_000, 1).expect("claim");
@@ -677,6 +705,37 @@ mod tests {
         assert_eq!(ids(&runs[0]), vec!["a-00000", "a-00001", "a-00002"]);
     }
 
+    fn plan(store: &Store, sql: &str) -> String {
+        let n = sql.matches('?').count();
+        let rows: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("plan")
+            .query_map(rusqlite::params_from_iter(vec![0i64; n]), |r| {
+                r.get::<_, String>(3)
+            })
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        rows.join("\n")
+    }
+
+    #[test]
+    fn rare_states_are_found_by_their_partial_indexes() {
+        let (_dir, store) = store_with_two_lanes();
+        let recover = plan(
+            &store,
+            "UPDATE deliveries SET state = 'pending', updated_at = ?1 WHERE state = 'in_flight'",
+        );
+        assert!(recover.contains("deliveries_in_flight"), "{recover}");
+        let dead = plan(
+            &store,
+            "SELECT id FROM deliveries WHERE state = 'dead' ORDER BY seq LIMIT ?1",
+        );
+        assert!(dead.contains("deliveries_dead"), "{dead}");
+        assert!(!dead.contains("TEMP B-TREE"), "{dead}");
+    }
+
     #[test]
     fn claim_reads_lane_heads_by_index() {
         let (_dir, store) = store_with_two_lanes();
@@ -693,5 +752,11 @@ mod tests {
             text.contains("deliveries_lane_active"),
             "lane head lookup must use the partial lane index:\n{text}"
         );
+        // Regression: driving from the pending deliveries made every claim scan the backlog.
+        assert!(
+            plan[0].starts_with("SCAN l"),
+            "lanes must be the outer loop:\n{text}"
+        );
+        assert!(!text.contains("SCAN d"), "{text}");
     }
 }

@@ -111,7 +111,9 @@ CREATE TABLE deliveries (
 -- The active part of each lane, in order: claim_due reads only the head of each lane.
 CREATE INDEX deliveries_lane_active ON deliveries (partner, kind, seq)
     WHERE state IN ('pending', 'in_flight');
-CREATE INDEX deliveries_by_state ON deliveries (state, seq);
+-- Small partial indexes for the rare states, so a delivered row costs no index entry here.
+CREATE INDEX deliveries_in_flight ON deliveries (id) WHERE state = 'in_flight';
+CREATE INDEX deliveries_dead ON deliveries (seq) WHERE state = 'dead';
 
 CREATE TABLE delivery_attempts (
     id          INTEGER PRIMARY KEY,
