@@ -140,6 +140,7 @@ pub async fn run_with_reload(
         writer: writer.clone(),
         acks_ready: acks_ready.clone(),
         records_ready: records_ready.clone(),
+        batcher: crate::intake::batcher::Batcher::spawn(writer.clone()),
         controls: Arc::default(),
         in_progress: Arc::new(Mutex::new(Default::default())),
     };

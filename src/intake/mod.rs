@@ -2,6 +2,7 @@
 //! records a claimed file in the ledger and finalizes it, and the writer of acknowledgments.
 
 pub mod ack_writer;
+pub mod batcher;
 pub mod sniff;
 pub mod worker;
 pub mod zip;

@@ -138,6 +138,8 @@ pub struct IntakeContext {
     pub acks_ready: Arc<tokio::sync::Notify>,
     /// Wakes the forwarder after a commit that enqueued deliveries.
     pub records_ready: Arc<tokio::sync::Notify>,
+    /// Group commits of file records and finalizations.
+    pub batcher: crate::intake::batcher::Batcher,
     /// Control numbers reserved ahead, per partner.
     pub controls: Arc<ControlPool>,
     /// SHA-256 digests being processed right now: a second file with the same bytes waits, so
@@ -262,10 +264,7 @@ pub fn process_file(
     let state = intake.state;
     let reason = intake.reason.clone();
     let had_acks = !intake.acks.is_empty();
-    let recorded: Recorded = ctx
-        .writer
-        .run_blocking(move |s| s.record_file(&intake))
-        .map_err(store_err)?;
+    let recorded: Recorded = ctx.batcher.record_blocking(intake).map_err(store_err)?;
     if had_acks {
         ctx.acks_ready.notify_one();
     }
@@ -375,8 +374,8 @@ fn finalize(
         }
     };
     let shown = final_path.display().to_string();
-    ctx.writer
-        .run_blocking(move |s| s.mark_finalized(file_id, &shown))
+    ctx.batcher
+        .finalize_blocking(file_id, shown)
         .map_err(|source| IntakeError::Store {
             file: file.path.display().to_string(),
             source,
