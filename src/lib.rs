@@ -7,9 +7,25 @@
 //! - [`config`]: operator configuration files (trading partners), checked with `file:line:column`.
 //! - [`flat`]: partner-defined CSV and fixed-width layouts.
 //! - [`intake`]: content sniffing and zip intake.
+//! - [`sources`]: where partner files come from (the spool folder); finalize after commit.
+//! - [`sinks`]: where records go (the ERP over HTTP, or a directory), retry classification,
+//!   backoff and the circuit breaker.
+//! - [`store`]: the SQLite ledger and outbox (files, records, deliveries, acks, counters); the
+//!   only place that opens the database.
+//! - [`writer`]: the single thread that owns the store.
+//! - [`forwarder`]: claims due deliveries, hands them to a sink, records outcomes.
+//! - [`app`]: wiring of the daemon.
+//! - [`shutdown`]: the shutdown signal every loop selects on.
 
+pub mod app;
 pub mod canonical;
 pub mod config;
 pub mod flat;
+pub mod forwarder;
 pub mod intake;
+pub mod shutdown;
+pub mod sinks;
+pub mod sources;
+pub mod store;
+pub mod writer;
 pub mod x12;

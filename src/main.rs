@@ -12,7 +12,9 @@ use edigate::canonical::intake_translate::{InputProblem, InputSink, InputTransla
 use edigate::canonical::profile::Profiles;
 use edigate::canonical::record::Record;
 use edigate::canonical::translate::{ControlTracker, Rejection, Sink, Skipped, TranslateError};
+use edigate::config::GatewayConfig;
 use edigate::flat::RowError;
+use edigate::store::{self, Store};
 use edigate::x12::envelope::{EngineConfig, run};
 use edigate::x12::grammar::Grammars;
 use edigate::x12::policy::Policy;
@@ -49,8 +51,78 @@ impl From<PolicyArg> for Policy {
     }
 }
 
+/// Where the gateway configuration comes from.
+#[derive(clap::Args, Clone)]
+struct ConfigArg {
+    /// The gateway file (default: `spool/`, `partners/` and `state/` in the current directory,
+    /// records written to `state/outbox/`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    fn load(&self) -> Result<GatewayConfig> {
+        match &self.config {
+            Some(path) => GatewayConfig::load(path).map_err(|e| anyhow::anyhow!(join(&e))),
+            None => Ok(GatewayConfig::local_default(Path::new("."))),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Run the gateway: take partner files from the spool, record them, forward records to the
+    /// ERP (or the outbox folder). SIGTERM/SIGINT stop it cleanly; SIGHUP reloads partners.
+    Run {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Counts per state, oldest pending delivery, dead letters, per partner.
+    Status {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Records the ERP refused (or that kept failing), with the reason.
+    DeadLetters {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        /// At most this many.
+        #[arg(long, default_value = "100")]
+        limit: usize,
+    },
+    /// Send records again, with the same id (the ERP's Idempotency-Key).
+    Replay {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// One record by its id.
+        #[arg(long, group = "what")]
+        record: Option<String>,
+        /// Every record of a file, by SHA-256 or name.
+        #[arg(long, group = "what", value_name = "SHA256|NAME")]
+        file: Option<String>,
+        /// Every dead letter.
+        #[arg(long, group = "what")]
+        dead: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
+    /// Lineage of a record: file, interchange, group, set, record and every delivery attempt.
+    Inspect {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The record id.
+        id: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+    },
     /// Validate X12 files: a report per file with every finding, its location and code.
     Validate {
         /// Files to validate.
@@ -331,6 +403,116 @@ fn validate(
     Ok(worst)
 }
 
+/// Runs the daemon until SIGTERM or SIGINT; SIGHUP reloads partners.
+fn run_daemon(config: &ConfigArg) -> Result<u8> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let config = config.load()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+        let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading partners.");
+                let _ = reload_tx.try_send(());
+            }
+        });
+        let shutdown = async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!("SIGTERM received."),
+                _ = int.recv() => tracing::info!("SIGINT received."),
+            }
+        };
+        edigate::app::run_with_reload(config, shutdown, Some(reload_rx)).await?;
+        Ok(0)
+    })
+}
+
+/// Opens the ledger read-only for an operator command.
+fn open_readonly(config: &ConfigArg) -> Result<Store> {
+    let config = config.load()?;
+    let path = config.database();
+    anyhow::ensure!(
+        path.exists(),
+        "no ledger at {} (has `edigate run` been started with this configuration?)",
+        path.display()
+    );
+    Store::open_readonly(&path).with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// Opens the ledger for writing (replays), next to a running daemon.
+fn open_writable(config: &ConfigArg) -> Result<Store> {
+    let config = config.load()?;
+    let path = config.database();
+    anyhow::ensure!(
+        path.exists(),
+        "no ledger at {} (has `edigate run` been started with this configuration?)",
+        path.display()
+    );
+    Store::open(&path).with_context(|| format!("cannot open {}", path.display()))
+}
+
+fn operator(command: Command) -> Result<u8> {
+    let json = |f: Format| matches!(f, Format::Json);
+    match command {
+        Command::Status { config, format } => {
+            let report = open_readonly(&config)?.status()?;
+            print!("{}", store::render_status(&report, json(format)));
+        }
+        Command::DeadLetters {
+            config,
+            format,
+            limit,
+        } => {
+            let rows = open_readonly(&config)?.dead_letters(limit)?;
+            print!("{}", store::render_dead_letters(&rows, json(format)));
+        }
+        Command::Replay {
+            config,
+            record,
+            file,
+            dead,
+            format,
+        } => {
+            let mut store = open_writable(&config)?;
+            let (n, target) = if let Some(id) = record {
+                let found = store.replay_record(&id)?;
+                anyhow::ensure!(found, "no record with id {id:?}");
+                (1, format!("record {id}"))
+            } else if let Some(f) = file {
+                (store.replay_file(&f)?, format!("file {f}"))
+            } else if dead {
+                (store.replay_dead()?, "dead letters".to_string())
+            } else {
+                anyhow::bail!("say what to replay: --record ID, --file SHA256|NAME or --dead");
+            };
+            print!("{}", store::render_replay(n, &target, json(format)));
+        }
+        Command::Inspect { config, id, format } => {
+            let lineage = open_readonly(&config)?
+                .inspect(&id)?
+                .with_context(|| format!("no record with id {id:?}"))?;
+            print!("{}", store::render_lineage(&lineage, json(format)));
+        }
+        _ => anyhow::bail!("not an operator command"),
+    }
+    Ok(0)
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -341,6 +523,14 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
+        Command::Run { config } => {
+            init_tracing();
+            run_daemon(&config)
+        }
+        c @ (Command::Status { .. }
+        | Command::DeadLetters { .. }
+        | Command::Replay { .. }
+        | Command::Inspect { .. }) => operator(c),
         Command::Validate {
             files,
             format,

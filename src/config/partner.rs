@@ -132,6 +132,10 @@ pub struct X12Config {
 pub struct InboundConfig {
     /// Where files arrive: `"spool"` (the local spool directory) is the only source so far.
     pub source: InboundSource,
+    /// Overrides the gateway's `[spool] quiet_period` for this partner's `in/` folder (e.g.
+    /// `"0s"` for a partner that renames complete files into place, `"30s"` for a slow link).
+    #[serde(default)]
+    pub quiet_period: Option<Spanned<String>>,
 }
 
 /// Where a partner's files arrive.
@@ -159,6 +163,8 @@ pub struct Partner {
     pub milestones: BTreeMap<String, MilestoneOverride>,
     /// Inbound source.
     pub inbound: Option<InboundSource>,
+    /// The partner's own spool quiet period, when set.
+    pub inbound_quiet_period: Option<std::time::Duration>,
     /// Flat layouts, validated, in file order; names are unique within the partner.
     pub flat: Vec<FlatLayout>,
 }
@@ -349,6 +355,19 @@ impl Ctx<'_> {
         let dir = path.parent().unwrap_or(Path::new(""));
         let x12 = c.x12.map(|x| self.check_x12(dir, x));
         let flat = self.check_flat(&c.flat);
+        let inbound_quiet_period = c
+            .inbound
+            .as_ref()
+            .and_then(|i| i.quiet_period.as_ref())
+            .and_then(
+                |q| match crate::config::gateway::parse_duration(q.get_ref()) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        self.err(q.span().start, format!("quiet_period: {e}"));
+                        None
+                    }
+                },
+            );
         Partner {
             file: path.to_path_buf(),
             id,
@@ -357,6 +376,7 @@ impl Ctx<'_> {
             x12,
             milestones,
             inbound: c.inbound.map(|i| i.source),
+            inbound_quiet_period,
             flat,
         }
     }

@@ -465,7 +465,13 @@ impl Writer {
         let pad = |s: &str, n: usize| {
             let ascii: String = s
                 .chars()
-                .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+                .map(|c| {
+                    if c.is_ascii_graphic() || c == ' ' {
+                        c
+                    } else {
+                        '?'
+                    }
+                })
                 .filter(|c| !(c.is_ascii() && self.d.is_delimiter(*c as u8)))
                 .take(n)
                 .collect();
