@@ -23,12 +23,15 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use crate::canonical::intake_translate::InputTranslator;
 use crate::canonical::profile::Profiles;
 use crate::canonical::record::Record;
 use crate::canonical::translate::{
     Collect, ControlTracker, EnvelopeVerdicts, FileInfo, Rejected, Translator,
 };
 use crate::config::partner::Partner;
+use crate::intake::sniff::SNIFF_PREFIX_LEN;
+use crate::intake::{Sniffed, sniff};
 use crate::sinks::directory::sync_dir;
 use crate::sources::spool::{ClaimedFile, SpoolPartner, free_name, quarantine};
 use crate::store::counters::{GS06, ISA13};
@@ -226,6 +229,10 @@ pub fn process_file(
         };
     }
 
+    if !looks_like_x12(&file.path).map_err(io_err("cannot read"))? {
+        let intake = translate_other(book, file, sha256, size)?;
+        return record_and_finalize(ctx, file, intake);
+    }
     let options = book.ack_options(&file.partner);
     let (verdicts, counts) =
         first_pass(&file.path, &book.profiles, options.kind).map_err(io_err("cannot read"))?;
@@ -261,6 +268,97 @@ pub fn process_file(
         });
     };
     let intake = t.into_intake(file, sha256, size);
+    record_and_finalize(ctx, file, intake)
+}
+
+/// Whether the file's content is X12 (by content, never by name).
+fn looks_like_x12(path: &Path) -> io::Result<bool> {
+    let mut prefix = Vec::with_capacity(SNIFF_PREFIX_LEN);
+    fs::File::open(path)?
+        .take(SNIFF_PREFIX_LEN as u64)
+        .read_to_end(&mut prefix)?;
+    Ok(matches!(sniff(&prefix), Sniffed::X12 { .. }))
+}
+
+/// Anything that is not X12 (a zip archive, a partner CSV or fixed-width file): translated by
+/// content with the layouts of the partner whose folder it came from. No acknowledgment is sent
+/// for these (X12 inside an archive included: its partner gets none for a zipped interchange).
+fn translate_other(
+    book: &PartnerBook,
+    file: &ClaimedFile,
+    sha256: String,
+    size: u64,
+) -> Result<FileIntake, IntakeError> {
+    let fail = |what: &'static str, msg: String| IntakeError::Io {
+        file: file.path.display().to_string(),
+        what,
+        source: io::Error::other(msg),
+    };
+    let profiles = Profiles::new(
+        book.profiles.default_grammars().clone(),
+        book.profiles.default_policy(),
+    );
+    let mut translator = InputTranslator::new(profiles, book.partners.clone()).map_err(|e| {
+        let text: Vec<String> = e.iter().map(ToString::to_string).collect();
+        fail("cannot load partner grammars", text.join("; "))
+    })?;
+    // The spool folder names the partner: its layouts (and X12 profile) apply.
+    if translator.force_partner(&file.partner).is_err() {
+        warn!(partner = %file.partner, file = %file.name, "No partner file for this spool folder; translating with every partner's layouts.");
+    }
+    let mut out = Collect::default();
+    let mut tracker = ControlTracker::new(0);
+    let path = file.path.clone();
+    let counts = translator
+        .translate_input(&file.name, || fs::File::open(&path), &mut tracker, &mut out)
+        .map_err(|e| fail("cannot translate", e.to_string()))?;
+    let mut lines: Vec<String> = Vec::new();
+    lines.extend(out.problems.iter().map(ToString::to_string));
+    lines.extend(out.row_errors.iter().map(ToString::to_string));
+    lines.extend(out.rejected.iter().map(ToString::to_string));
+    let more = lines.len().saturating_sub(REASON_REJECTIONS);
+    lines.truncate(REASON_REJECTIONS);
+    if more > 0 {
+        lines.push(format!("... and {more} more"));
+    }
+    let reason = (!lines.is_empty()).then(|| lines.join("\n"));
+    let state = if out.records.is_empty() {
+        if counts.rejected == 0 && counts.row_errors == 0 {
+            FileState::Quarantined
+        } else {
+            FileState::Rejected
+        }
+    } else if counts.clean() {
+        FileState::Accepted
+    } else {
+        FileState::Partial
+    };
+    Ok(FileIntake {
+        partner: file.partner.clone(),
+        name: file.name.clone(),
+        correlation_id: correlation_id(&sha256, file.received_at_ms),
+        sha256,
+        size,
+        received_at_ms: file.received_at_ms,
+        state,
+        reason,
+        interchanges: Vec::new(),
+        transactions: Vec::new(),
+        records: out.records.iter().map(record_row).collect(),
+        acks: Vec::new(),
+    })
+}
+
+/// The ledger commit, then the move to archive/ or quarantine/.
+fn record_and_finalize(
+    ctx: &IntakeContext,
+    file: &ClaimedFile,
+    intake: FileIntake,
+) -> Result<Processed, IntakeError> {
+    let store_err = |source| IntakeError::Store {
+        file: file.path.display().to_string(),
+        source,
+    };
     let state = intake.state;
     let reason = intake.reason.clone();
     let had_acks = !intake.acks.is_empty();

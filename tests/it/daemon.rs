@@ -677,3 +677,99 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// Partner CSV and fixed-width files, zipped or not, dropped in a partner's spool folder become
+/// records with that partner's layouts, like `edigate translate` makes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flat_files_and_zip_archives_in_the_spool_become_records() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut c = config(dir.path(), None);
+    c.partners = fixtures.join("partners");
+    let daemon = start(c.clone());
+    let golden = |name: &str| -> HashSet<String> {
+        std::fs::read_to_string(fixtures.join("golden").join(name))
+            .expect("golden")
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).expect("json")["id"]
+                    .as_str()
+                    .expect("id")
+                    .to_string()
+            })
+            .collect()
+    };
+    // A CSV as it is.
+    let csv = std::fs::read_to_string(fixtures.join("flat/ridgeline_status.csv")).expect("csv");
+    let inbox = c.spool.join("ridgeline/in");
+    wait_for(
+        "the ridgeline spool folder",
+        Duration::from_secs(10),
+        || inbox.is_dir(),
+    )
+    .await;
+    drop_file(&inbox, "ridgeline_status.csv", &csv);
+    // A fixed-width file inside a zip archive.
+    let txt = std::fs::read(fixtures.join("flat/northgate_advice.txt")).expect("txt");
+    let mut zipped = Vec::new();
+    {
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(&mut zipped));
+        w.start_file(
+            "northgate_advice.txt",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .expect("member");
+        w.write_all(&txt).expect("member bytes");
+        w.finish().expect("zip");
+    }
+    let ng_inbox = c.spool.join("northgate/in");
+    wait_for(
+        "the northgate spool folder",
+        Duration::from_secs(10),
+        || ng_inbox.is_dir(),
+    )
+    .await;
+    let tmp = ng_inbox.join(".advice.zip.part");
+    std::fs::write(&tmp, &zipped).expect("write zip");
+    std::fs::rename(&tmp, ng_inbox.join("advice.zip")).expect("rename zip");
+
+    let outbox = c.state.join("outbox");
+    let ids_in = |kind: &str| -> HashSet<String> {
+        walk(&outbox.join(kind))
+            .iter()
+            .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .collect()
+    };
+    let want_status = golden("flat_ridgeline_status.ndjson");
+    wait_for(
+        "the CSV's records in the outbox",
+        Duration::from_secs(20),
+        || ids_in("shipment_status") == want_status,
+    )
+    .await;
+    let advice = ids_in("shipment_advice");
+    wait_for(
+        "the zipped file's records in the outbox",
+        Duration::from_secs(20),
+        || !ids_in("shipment_advice").is_empty(),
+    )
+    .await;
+    daemon.stop().await;
+    let advice = if advice.is_empty() {
+        ids_in("shipment_advice")
+    } else {
+        advice
+    };
+    assert_eq!(
+        advice.len(),
+        golden("flat_northgate_advice.ndjson").len(),
+        "every row group of the zipped file became a record"
+    );
+    let s = status(&c);
+    assert_eq!(s.unfinalized_files, 0);
+    assert!(
+        walk(&c.spool.join("northgate/archive")).len() == 1,
+        "the archive was archived"
+    );
+}
