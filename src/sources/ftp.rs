@@ -124,7 +124,13 @@ impl FtpClient {
                 let s = RustlsFtpStream::connect_secure_implicit(target, tls, &conn.host)
                     .map_err(|e| ftp_err(&addr, "FTPS (implicit TLS)", e))?;
                 with_timeouts(s.get_ref(), timeout).map_err(io)?;
-                s.passive_stream_builder(data_stream)
+                let mut s = s.passive_stream_builder(data_stream);
+                // suppaftp's implicit mode leaves data connections clear: ask for TLS there too.
+                for cmd in ["PBSZ 0", "PROT P"] {
+                    s.custom_command(cmd, &[Status::CommandOk])
+                        .map_err(|e| ftp_err(&addr, cmd, e))?;
+                }
+                s
             }
             FtpTls::None => {
                 if !conn.allow_plaintext {

@@ -91,7 +91,7 @@ impl Vsftpd {
     }
 }
 
-fn start_vsftpd() -> Option<Vsftpd> {
+fn start_vsftpd(implicit: bool) -> Option<Vsftpd> {
     let ci = std::env::var_os("CI").is_some();
     if !Path::new(VSFTPD).exists() || !is_root() {
         assert!(
@@ -167,7 +167,7 @@ fn start_vsftpd() -> Option<Vsftpd> {
         .arg("-extfile")
         .arg(d.join("ext")));
     let port = free_port();
-    let pasv = 40000 + (std::process::id() % 2000) as u16 * 10;
+    let pasv = 40000 + (std::process::id() % 1000) as u16 * 20 + if implicit { 10 } else { 0 };
     let _ = std::fs::create_dir_all("/var/run/vsftpd/empty");
     let config = format!(
         "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port={port}\nbackground=NO\n\
@@ -176,10 +176,12 @@ fn start_vsftpd() -> Option<Vsftpd> {
          ssl_enable=YES\nrsa_cert_file={cert}\nrsa_private_key_file={key}\nrequire_ssl_reuse=YES\n\
          force_local_logins_ssl=YES\nforce_local_data_ssl=YES\nallow_anon_ssl=NO\n\
          pasv_enable=YES\npasv_min_port={pasv}\npasv_max_port={pmax}\npasv_address=127.0.0.1\n\
-         secure_chroot_dir=/var/run/vsftpd/empty\nxferlog_enable=NO\nuse_localtime=NO\n",
+         secure_chroot_dir=/var/run/vsftpd/empty\nxferlog_enable=NO\nuse_localtime=NO\n\
+         implicit_ssl={implicit}\n",
         cert = d.join("srv.pem").display(),
         key = d.join("srv.key").display(),
         pmax = pasv + 9,
+        implicit = if implicit { "YES" } else { "NO" },
     );
     std::fs::write(d.join("vsftpd.conf"), config).expect("vsftpd.conf");
     let child = Command::new(VSFTPD)
@@ -221,7 +223,9 @@ fn names(dir: &Path) -> Vec<String> {
 /// One test, one server: vsftpd's user and port setup is shared by the cases in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ftps_with_required_session_reuse_both_ways_and_clear_errors() {
-    let Some(ftp) = start_vsftpd() else { return };
+    let Some(ftp) = start_vsftpd(false) else {
+        return;
+    };
     let base = tempfile::tempdir().expect("tempdir");
     let (w, _t) = writer(base.path());
     let spool = base.path().join("spool");
@@ -325,4 +329,50 @@ async fn ftps_with_required_session_reuse_both_ways_and_clear_errors() {
     plain.conn.allow_plaintext = true;
     let mut poller = RemotePoller::new("p", plain, &spool, w);
     assert!(poller.poll_once().await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_ftps_downloads_and_uploads() {
+    let Some(ftp) = start_vsftpd(true) else {
+        return;
+    };
+    let base = tempfile::tempdir().expect("tempdir");
+    let (w, _t) = writer(base.path());
+    let spool = base.path().join("spool");
+    let remote = ftp.remote("implicit");
+    std::fs::write(remote.join("i.edi"), "ISA*implicit").expect("put");
+    let mut conn = ftp.conn();
+    conn.tls = FtpTls::Implicit;
+    let cfg = RemoteInbound {
+        conn: conn.clone(),
+        remote_dir: remote.display().to_string(),
+        pattern: "*.edi".into(),
+        poll_interval: Duration::from_millis(200),
+        stable_interval: Duration::ZERO,
+        max_size: 1 << 20,
+        after: AfterAction::Rename(".done".into()),
+    };
+    let mut poller = RemotePoller::new("p", cfg, &spool, w.clone());
+    let r = poller.poll_once().await.expect("poll over implicit FTPS");
+    assert_eq!(r.handed, ["i.edi"], "{r:?}");
+    let out = spool.join("p/out");
+    std::fs::create_dir_all(&out).expect("out");
+    std::fs::write(out.join("a.x12"), "ISA*997 implicit").expect("ack");
+    let mut sender = OutboundSender::new(
+        "p",
+        Outbound {
+            target: OutboundTarget::Remote {
+                conn,
+                remote_dir: remote.display().to_string(),
+            },
+            poll_interval: Duration::from_millis(100),
+        },
+        &spool,
+        w,
+    );
+    assert_eq!(
+        sender.send_once().await.expect("upload").delivered,
+        ["a.x12"]
+    );
+    assert_eq!(names(&remote), ["a.x12", "i.edi"]);
 }

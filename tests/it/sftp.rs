@@ -378,6 +378,16 @@ async fn a_wrong_host_key_is_refused_before_any_credential_is_sent() {
         edigate::sources::sftp::fetch_fingerprint("127.0.0.1", sshd.port, Duration::from_secs(5))
             .expect("fingerprint");
     assert_eq!(fp, sshd.fingerprint);
+    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .arg("fingerprint")
+        .arg(format!("127.0.0.1:{}", sshd.port))
+        .output()
+        .expect("edigate fingerprint");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        sshd.fingerprint
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -526,6 +536,18 @@ async fn a_stalled_server_fails_within_the_timeout_and_its_thread_ends() {
     assert!(
         start.elapsed() < timeout * 3,
         "blocking connect took {:?}",
+        start.elapsed()
+    );
+    // The same for FTP (explicit TLS): the greeting never comes.
+    let mut ftp = conn.clone();
+    ftp.protocol = Protocol::Ftp;
+    ftp.host_key = None;
+    let start = Instant::now();
+    let thread = std::thread::spawn(move || edigate::sources::remote::connect(&ftp).map(|_| ()));
+    assert!(thread.join().expect("no panic").is_err());
+    assert!(
+        start.elapsed() < timeout * 3,
+        "blocking FTP connect took {:?}",
         start.elapsed()
     );
     // And the poller reports it within its deadline.
