@@ -217,32 +217,7 @@ async fn the_daemon_takes_a_file_over_sftp_and_sends_the_ack_back() {
     let base = tempfile::tempdir().expect("tempdir");
     let remote_out = sshd.remote("outbound");
     let remote_in = sshd.remote("inbound");
-    let partners = base.path().join("partners");
-    std::fs::create_dir_all(&partners).expect("partners");
-    for entry in std::fs::read_dir(repo_partners()).expect("repo partners") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            let mut text = std::fs::read_to_string(&path).expect("partner");
-            if path.file_name().is_some_and(|n| n == "bramblewood.toml") {
-                let at = text.find("[inbound]").expect("[inbound]");
-                let end = text[at..].find("\n\n").map_or(text.len(), |e| at + e);
-                let sftp = format!(
-                    "[inbound]\nsource = \"sftp\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
-                     key_file = \"{key}\"\nhost_key = \"{fp}\"\nremote_dir = \"{rd}\"\npattern = \"*.edi\"\n\
-                     poll_interval = \"200ms\"\nstable_interval = \"0s\"\nafter = \"delete\"\ntimeout = \"5s\"\n\n\
-                     [outbound]\ntarget = \"sftp\"\nremote_dir = \"{ri}\"\npoll_interval = \"200ms\"\n",
-                    port = sshd.port,
-                    user = sshd.user,
-                    key = sshd.key().display(),
-                    fp = sshd.fingerprint,
-                    rd = remote_out.display(),
-                    ri = remote_in.display(),
-                );
-                text.replace_range(at..end, &sftp);
-            }
-            std::fs::write(partners.join(path.file_name().expect("name")), text).expect("write");
-        }
-    }
+    let partners = sftp_partners(&sshd, base.path(), &remote_out, "delete", Some(&remote_in));
     let mut c = GatewayConfig::local_default(base.path());
     c.partners = partners;
     c.spool_settings.quiet_period = Duration::ZERO;
@@ -306,6 +281,122 @@ async fn the_daemon_takes_a_file_over_sftp_and_sends_the_ack_back() {
     );
     let text = edigate::store::render_status(&report, false);
     assert!(text.contains("bramblewood inbound: last ok"), "{text}");
+}
+
+/// The repository's partners in `<base>/partners`, bramblewood polled over SFTP from
+/// `remote_out` with `after`, and its acks sent to `remote_in` when given.
+fn sftp_partners(
+    sshd: &Sshd,
+    base: &Path,
+    remote_out: &Path,
+    after: &str,
+    remote_in: Option<&Path>,
+) -> PathBuf {
+    let partners = base.join("partners");
+    std::fs::create_dir_all(&partners).expect("partners");
+    for entry in std::fs::read_dir(repo_partners()).expect("repo partners") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let mut text = std::fs::read_to_string(&path).expect("partner");
+            if path.file_name().is_some_and(|n| n == "bramblewood.toml") {
+                let at = text.find("[inbound]").expect("[inbound]");
+                let end = text[at..].find("\n\n").map_or(text.len(), |e| at + e);
+                let mut sftp = format!(
+                    "[inbound]\nsource = \"sftp\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
+                     key_file = \"{key}\"\nhost_key = \"{fp}\"\nremote_dir = \"{rd}\"\npattern = \"*.edi\"\n\
+                     poll_interval = \"200ms\"\nstable_interval = \"0s\"\nafter = \"{after}\"\ntimeout = \"5s\"\n",
+                    port = sshd.port,
+                    user = sshd.user,
+                    key = sshd.key().display(),
+                    fp = sshd.fingerprint,
+                    rd = remote_out.display(),
+                );
+                if let Some(ri) = remote_in {
+                    sftp.push_str(&format!(
+                        "\n[outbound]\ntarget = \"sftp\"\nremote_dir = \"{}\"\npoll_interval = \"200ms\"\n",
+                        ri.display()
+                    ));
+                }
+                text.replace_range(at..end, &sftp);
+            }
+            std::fs::write(partners.join(path.file_name().expect("name")), text).expect("write");
+        }
+    }
+    partners
+}
+
+#[test]
+fn sigkill_of_the_daemon_between_commit_and_remote_move_then_restart_processes_once() {
+    let Some(sshd) = start_sshd() else { return };
+    let base = tempfile::tempdir().expect("tempdir");
+    let remote_out = sshd.remote("kill-out");
+    // The move target is missing at first: the after-action fails after the ledger commit.
+    let archive = sshd.dir.path().join("remote/kill-archive");
+    let partners = sftp_partners(
+        &sshd,
+        base.path(),
+        &remote_out,
+        &format!("move:{}", archive.display()),
+        None,
+    );
+    let config_path = base.path().join("edigate.toml");
+    std::fs::write(
+        &config_path,
+        format!(
+            "[paths]\nspool = \"spool\"\nstate = \"state\"\npartners = {:?}\n\
+             [spool]\nquiet_period = \"0s\"\nrescan_interval = \"200ms\"\n",
+            partners.display().to_string()
+        ),
+    )
+    .expect("config");
+    std::fs::write(remote_out.join("k.edi"), order_file(91, 2)).expect("put");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_edigate"))
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start edigate")
+    };
+    let db = base.path().join("state/edigate.db");
+    let files_recorded = || {
+        Store::open_readonly(&db)
+            .ok()
+            .and_then(|s| s.status().ok())
+            .map_or(0, |r| r.files.values().sum::<u64>())
+    };
+    let mut child = spawn();
+    let start = Instant::now();
+    while files_recorded() == 0 {
+        assert!(start.elapsed() < Duration::from_secs(20), "never recorded");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert!(
+        remote_out.join("k.edi").exists(),
+        "the move had no target yet"
+    );
+    std::fs::create_dir_all(&archive).expect("archive");
+    let mut child = spawn();
+    let start = Instant::now();
+    while !archive.join("k.edi").exists() {
+        assert!(start.elapsed() < Duration::from_secs(20), "never moved");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let report = Store::open_readonly(&db)
+        .expect("ledger")
+        .status()
+        .expect("status");
+    assert_eq!(report.files.values().sum::<u64>(), 1, "{:?}", report.files);
+    assert_eq!(report.files.get("accepted"), Some(&1), "{:?}", report.files);
+    assert_eq!(walk_count(&base.path().join("state/outbox")), 2);
+    assert!(!remote_out.join("k.edi").exists());
 }
 
 fn walk_count(dir: &Path) -> usize {
