@@ -5,7 +5,9 @@
 //! - Every session has `Session::set_timeout` and socket read/write timeouts, so a stalled
 //!   server ends the blocking call (and its thread) within the partner's `timeout`.
 //! - The host key is checked against the pinned one before any credential is sent; an unknown
-//!   or different key is a hard error, never trusted on first use.
+//!   or different key is a hard error, never trusted on first use. A `SHA256:` pin is compared
+//!   with the key's fingerprint; a known_hosts line is checked with `KnownHosts::check_port`, so
+//!   its host pattern must name this host and port as well.
 //! - Secrets are read from their files at each connection and never logged.
 
 use std::io::{Read, Write};
@@ -121,6 +123,21 @@ pub fn fetch_fingerprint(
     Ok(fp)
 }
 
+/// Whether the server's key matches the known_hosts `line` for `host` and `port`
+/// (`[host]:port` entries for ports other than 22, hashed names included).
+fn known_hosts_match(session: &Session, line: &str, host: &str, port: u16) -> bool {
+    let Some((key, _)) = session.host_key() else {
+        return false;
+    };
+    let Ok(mut kh) = session.known_hosts() else {
+        return false;
+    };
+    if kh.read_str(line, ssh2::KnownHostFileKind::OpenSSH).is_err() {
+        return false;
+    }
+    matches!(kh.check_port(host, port, key), ssh2::CheckResult::Match)
+}
+
 /// An authenticated SFTP session.
 pub struct SftpClient {
     addr: String,
@@ -149,11 +166,27 @@ impl SftpClient {
             })?;
         let session = handshake(&conn.host, conn.port, conn.timeout)?;
         let found = session_fingerprint(&session).unwrap_or_else(|| "<none>".into());
-        if found != pin.fingerprint() {
+        let pinned = conn.host_key.as_deref().unwrap_or("").trim();
+        let ok = if pinned.starts_with("SHA256:") {
+            found == pin.fingerprint()
+        } else {
+            // A known_hosts line: its host pattern must name this host and port too.
+            known_hosts_match(&session, pinned, &conn.host, conn.port)
+        };
+        if !ok {
             let _ = session.disconnect(None, "host key mismatch", None);
             return Err(TransportError::HostKey {
                 addr,
-                expected: pin.fingerprint(),
+                expected: if pinned.starts_with("SHA256:") {
+                    pin.fingerprint()
+                } else {
+                    format!(
+                        "the known_hosts entry ({}) for {}:{}",
+                        pin.fingerprint(),
+                        conn.host,
+                        conn.port
+                    )
+                },
                 found,
             });
         }

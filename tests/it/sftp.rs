@@ -464,6 +464,22 @@ async fn a_wrong_host_key_is_refused_before_any_credential_is_sent() {
         msg.contains(&sshd.fingerprint) && msg.contains("refusing"),
         "{msg}"
     );
+    // A known_hosts line pins the key for its host and port only.
+    let public = std::fs::read_to_string(sshd.dir.path().join("host_key.pub")).expect("pub");
+    let mut fields = public.split_whitespace();
+    let (kind, blob) = (fields.next().expect("type"), fields.next().expect("key"));
+    let mut cfg = inbound(&sshd, &remote, AfterAction::Delete);
+    cfg.conn.host_key = Some(format!("[127.0.0.1]:{} {kind} {blob}", sshd.port));
+    let (w2, _t2) = writer(&base.path().join("kh"));
+    let mut poller = RemotePoller::new("p", cfg.clone(), &base.path().join("spool"), w2.clone());
+    poller
+        .poll_once()
+        .await
+        .expect("known_hosts line for this port");
+    cfg.conn.host_key = Some(format!("[127.0.0.1]:{} {kind} {blob}", sshd.port + 1));
+    let mut poller = RemotePoller::new("p", cfg, &base.path().join("spool"), w2);
+    let err = poller.poll_once().await.expect_err("another port's entry");
+    assert!(matches!(err, TransportError::HostKey { .. }), "{err}");
     // The operator command prints the same fingerprint ssh-keygen does.
     let fp =
         edigate::sources::sftp::fetch_fingerprint("127.0.0.1", sshd.port, Duration::from_secs(5))
