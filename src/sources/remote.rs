@@ -338,6 +338,7 @@ impl RemotePoller {
         let mut stable = Vec::new();
         for e in listed {
             if !eligible_name(&e.name)
+                || !safe_name(&e.name)
                 || !glob.is_match(&e.name)
                 || skip_suffix.as_deref().is_some_and(|s| e.name.ends_with(s))
             {
@@ -603,6 +604,12 @@ pub fn spawn_transports(
     }
 }
 
+/// Whether a remote name can become a local file name in `in/` without leaving it: no path
+/// separators, no NUL, not `.`/`..` (names come from the partner's server).
+pub fn safe_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+}
+
 /// Delay after `failures` consecutive failures: `base` doubled each time, at most 5 minutes.
 pub fn backoff(base: Duration, failures: u32) -> Duration {
     let base = base.max(Duration::from_millis(100));
@@ -664,6 +671,14 @@ mod tests {
         assert_eq!(backoff(b, 1), Duration::from_secs(1));
         assert_eq!(backoff(b, 3), Duration::from_secs(4));
         assert_eq!(backoff(b, 40), Duration::from_secs(300));
+    }
+
+    #[test]
+    fn remote_names_never_leave_the_inbox() {
+        assert!(safe_name("order-1.edi"));
+        for bad in ["", ".", "..", "a/../../etc/x", "..\\x", "a\0b"] {
+            assert!(!safe_name(bad), "{bad:?}");
+        }
     }
 
     #[test]
