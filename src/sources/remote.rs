@@ -254,6 +254,8 @@ pub struct RemotePoller {
     writer: StoreWriter,
     client: Option<Box<dyn RemoteFs>>,
     seen: HashMap<String, (u64, i64, Instant)>,
+    /// Files reported as over `max_size` (reported once each).
+    too_big: std::collections::HashSet<(String, u64)>,
 }
 
 impl RemotePoller {
@@ -266,6 +268,7 @@ impl RemotePoller {
             writer,
             client: None,
             seen: HashMap::new(),
+            too_big: Default::default(),
         }
     }
 
@@ -364,8 +367,19 @@ impl RemotePoller {
         self.seen.retain(|k, _| present.contains(k));
         for e in stable {
             if e.size > self.cfg.max_size {
-                warn!(partner = %self.partner, file = %e.name, size = e.size, max_size = self.cfg.max_size, "Remote file over max_size; left on the server.");
                 report.too_big += 1;
+                if self.too_big.insert((e.name.clone(), e.size)) {
+                    warn!(partner = %self.partner, file = %e.name, size = e.size, max_size = self.cfg.max_size, "Remote file over max_size; left on the server.");
+                    let msg = format!(
+                        "{}: {} bytes, over max_size {}; left on the server",
+                        remote_join(&self.cfg.remote_dir, &e.name),
+                        e.size,
+                        self.cfg.max_size
+                    );
+                    let p = self.partner.clone();
+                    self.store(move |s| s.transport_error(&p, "inbound", &msg))
+                        .await?;
+                }
                 continue;
             }
             self.take(e, &mut report).await?;

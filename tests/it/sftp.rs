@@ -445,6 +445,25 @@ async fn a_growing_file_is_not_taken_until_two_listings_agree() {
         "ISA*first part, and more"
     );
     assert!(file.exists(), "not deleted before the ledger commit");
+    // Over max_size: left on the server, reported once in the transport health.
+    let mut cfg = inbound(&sshd, &remote, AfterAction::Delete);
+    cfg.max_size = 4;
+    std::fs::write(remote.join("huge.edi"), "ISA*too big").expect("write");
+    let mut poller = RemotePoller::new("q", cfg, &spool, w.clone());
+    for _ in 0..2 {
+        let r = poller.poll_once().await.expect("poll");
+        assert_eq!((r.too_big, r.handed.len()), (2, 0), "{r:?}");
+    }
+    let health = w.run(|s| s.transport_health()).await.expect("health");
+    let q = health.iter().find(|h| h.partner == "q").expect("q");
+    assert_eq!(q.failures, 2, "{q:?}");
+    assert!(
+        q.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("max_size")),
+        "{q:?}"
+    );
+    assert!(remote.join("huge.edi").exists());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
