@@ -133,6 +133,8 @@ pub async fn run_with_reload(
     let (trigger, stop) = shutdown::channel();
     let (book_tx, book_rx) = watch::channel(Arc::new(book));
     let spool_partners: Vec<SpoolPartner> = book_rx.borrow().spool_partners();
+    // Remote pollers and outbound senders are set up from the partners at start-up.
+    let transport_partners = book_rx.borrow().partners.clone();
     let (spool_tx, spool_rx) = watch::channel(Arc::new(spool_partners));
     let acks_ready = Arc::new(Notify::new());
     let records_ready = Arc::new(Notify::new());
@@ -200,6 +202,13 @@ pub async fn run_with_reload(
             }
         });
     }
+    crate::sources::remote::spawn_transports(
+        &mut tasks,
+        &transport_partners,
+        &config.spool,
+        &writer,
+        &stop,
+    );
     drop(writer);
     info!(spool = %config.spool.display(), "edigate is running.");
 

@@ -71,6 +71,15 @@ impl ConfigArg {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Print an SSH server's SHA256 host key fingerprint, to pin as `host_key` after checking it
+    /// with the partner. Nothing is trusted or stored.
+    Fingerprint {
+        /// `HOST` or `HOST:PORT` (port 22 by default; `[::1]:22` for IPv6).
+        target: String,
+        /// Give up after this long.
+        #[arg(long, default_value = "10s")]
+        timeout: String,
+    },
     /// Run the gateway: take partner files from the spool, record them, forward records to the
     /// ERP (or the outbox folder). SIGTERM/SIGINT stop it cleanly; SIGHUP reloads partners.
     Run {
@@ -513,6 +522,37 @@ fn init_tracing() {
         .try_init();
 }
 
+/// `edigate fingerprint HOST[:PORT]`.
+fn fingerprint(target: &str, timeout: &str) -> Result<u8> {
+    let timeout = edigate::config::gateway::parse_duration(timeout).map_err(anyhow::Error::msg)?;
+    let (host, port) = split_host_port(target)?;
+    let fp = edigate::sources::sftp::fetch_fingerprint(&host, port, timeout)?;
+    println!("{fp}");
+    eprintln!("Pin it as host_key = \"{fp}\" only after the partner confirms it out of band.");
+    Ok(0)
+}
+
+/// `host`, `host:port`, `[v6]` or `[v6]:port`.
+fn split_host_port(target: &str) -> Result<(String, u16)> {
+    let port = |p: &str| {
+        p.parse::<u16>()
+            .with_context(|| format!("{p:?} is not a port number"))
+    };
+    if let Some(rest) = target.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .with_context(|| format!("{target:?}: missing ']'"))?;
+        return match after.strip_prefix(':') {
+            Some(p) => Ok((host.to_string(), port(p)?)),
+            None => Ok((host.to_string(), 22)),
+        };
+    }
+    match target.rsplit_once(':') {
+        Some((host, p)) if !host.contains(':') => Ok((host.to_string(), port(p)?)),
+        _ => Ok((target.to_string(), 22)),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -531,6 +571,7 @@ fn main() -> ExitCode {
         | Command::DeadLetters { .. }
         | Command::Replay { .. }
         | Command::Inspect { .. }) => operator(c),
+        Command::Fingerprint { target, timeout } => fingerprint(&target, &timeout),
         Command::Validate {
             files,
             format,

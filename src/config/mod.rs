@@ -5,6 +5,7 @@
 
 pub mod gateway;
 pub mod partner;
+pub mod transport;
 
 pub use gateway::GatewayConfig;
 pub use partner::{ConfigError, Partner, load_dir};

@@ -19,7 +19,11 @@
 //! "SD+AO" = { milestone = "delayed", exception_reason = "weather" }
 //!
 //! [inbound]
-//! source = "spool"
+//! source = "spool"                 # or "sftp" / "ftp" with the keys of [`crate::config::transport`]
+//!
+//! # [outbound]                     # optional: where out/ (acknowledgments) is delivered
+//! # target = "directory"
+//! # path = "/srv/partners/bramblewood/in"
 //!
 //! [[flat]]                          # any number of CSV / fixed-width layouts
 //! name = "bramblewood_status"
@@ -47,6 +51,11 @@ use toml::Spanned;
 
 use crate::canonical::map::{MappingSettings, MilestoneOverride};
 use crate::canonical::milestone::PartnerMilestones;
+pub use crate::config::transport::InboundSource;
+use crate::config::transport::{
+    AfterAction, ConnectionKeys, FtpTls, Outbound, OutboundTarget, Protocol, RemoteInbound,
+    TargetKind, check_connection, duration_key,
+};
 use crate::flat::{FlatLayout, FlatLayoutConfig, LayoutProblem};
 use crate::x12::ack::{AckKind, Ak2For};
 use crate::x12::grammar::line_col;
@@ -91,6 +100,9 @@ pub struct PartnerConfig {
     /// Where the partner's files come from.
     #[serde(default)]
     pub inbound: Option<InboundConfig>,
+    /// Where the partner's outbound files (acknowledgments) go.
+    #[serde(default)]
+    pub outbound: Option<OutboundConfig>,
     /// Flat-file layouts (`[[flat]]`): how the partner's CSV and fixed-width files map to
     /// canonical records (see [`crate::flat::layout`] for every key and target path).
     #[serde(default)]
@@ -126,24 +138,154 @@ pub struct X12Config {
     pub grammars: Vec<Spanned<PathBuf>>,
 }
 
-/// The `[inbound]` table.
+/// The `[inbound]` table (see [`crate::config::transport`] for the remote keys).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InboundConfig {
-    /// Where files arrive: `"spool"` (the local spool directory) is the only source so far.
-    pub source: InboundSource,
+    /// Where files arrive: `"spool"` (the local spool directory), `"sftp"` or `"ftp"`.
+    pub source: Spanned<InboundSource>,
     /// Overrides the gateway's `[spool] quiet_period` for this partner's `in/` folder (e.g.
     /// `"0s"` for a partner that renames complete files into place, `"30s"` for a slow link).
     #[serde(default)]
     pub quiet_period: Option<Spanned<String>>,
+    /// Remote host.
+    #[serde(default)]
+    pub host: Option<Spanned<String>>,
+    /// Remote port.
+    #[serde(default)]
+    pub port: Option<Spanned<i64>>,
+    /// Remote user.
+    #[serde(default)]
+    pub user: Option<Spanned<String>>,
+    /// SFTP private key file.
+    #[serde(default)]
+    pub key_file: Option<Spanned<PathBuf>>,
+    /// File holding the key's passphrase.
+    #[serde(default)]
+    pub passphrase_file: Option<Spanned<PathBuf>>,
+    /// File holding the password.
+    #[serde(default)]
+    pub password_file: Option<Spanned<PathBuf>>,
+    /// SFTP pinned host key.
+    #[serde(default)]
+    pub host_key: Option<Spanned<String>>,
+    /// Deadline of one network operation (default `"30s"`).
+    #[serde(default)]
+    pub timeout: Option<Spanned<String>>,
+    /// FTP: `"explicit"` (default), `"implicit"` or `"none"`.
+    #[serde(default)]
+    pub tls: Option<Spanned<FtpTls>>,
+    /// FTP: plain text accepted.
+    #[serde(default)]
+    pub allow_plaintext: Option<bool>,
+    /// FTP: extra trusted roots (PEM).
+    #[serde(default)]
+    pub ca_file: Option<Spanned<PathBuf>>,
+    /// Remote directory polled.
+    #[serde(default)]
+    pub remote_dir: Option<Spanned<String>>,
+    /// File-name glob (default `"*"`).
+    #[serde(default)]
+    pub pattern: Option<Spanned<String>>,
+    /// Time between polls (default `"30s"`).
+    #[serde(default)]
+    pub poll_interval: Option<Spanned<String>>,
+    /// Stability interval (default `"5s"`).
+    #[serde(default)]
+    pub stable_interval: Option<Spanned<String>>,
+    /// Largest file taken, in bytes (default 1 GiB).
+    #[serde(default)]
+    pub max_size: Option<Spanned<i64>>,
+    /// `"delete"`, `"move:<dir>"` or `"rename:<suffix>"`.
+    #[serde(default)]
+    pub after: Option<Spanned<String>>,
 }
 
-/// Where a partner's files arrive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum InboundSource {
-    /// The local spool directory.
-    Spool,
+impl InboundConfig {
+    fn connection_keys(&self) -> ConnectionKeys {
+        ConnectionKeys {
+            host: self.host.clone(),
+            port: self.port.clone(),
+            user: self.user.clone(),
+            key_file: self.key_file.clone(),
+            passphrase_file: self.passphrase_file.clone(),
+            password_file: self.password_file.clone(),
+            host_key: self.host_key.clone(),
+            timeout: self.timeout.clone(),
+            tls: self.tls.clone(),
+            allow_plaintext: self.allow_plaintext,
+            ca_file: self.ca_file.clone(),
+        }
+    }
+}
+
+/// The `[outbound]` table: where `<spool>/<partner>/out` is delivered.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundConfig {
+    /// `"sftp"`, `"ftp"` or `"directory"`.
+    pub target: Spanned<TargetKind>,
+    /// Remote directory (sftp, ftp).
+    #[serde(default)]
+    pub remote_dir: Option<Spanned<String>>,
+    /// Local directory (directory target).
+    #[serde(default)]
+    pub path: Option<Spanned<PathBuf>>,
+    /// Time between looks at `out/` (default `"5s"`).
+    #[serde(default)]
+    pub poll_interval: Option<Spanned<String>>,
+    // Connection keys; unset ones default to `[inbound]`'s.
+    /// Remote host.
+    #[serde(default)]
+    pub host: Option<Spanned<String>>,
+    /// Remote port.
+    #[serde(default)]
+    pub port: Option<Spanned<i64>>,
+    /// Remote user.
+    #[serde(default)]
+    pub user: Option<Spanned<String>>,
+    /// SFTP private key file.
+    #[serde(default)]
+    pub key_file: Option<Spanned<PathBuf>>,
+    /// File holding the key's passphrase.
+    #[serde(default)]
+    pub passphrase_file: Option<Spanned<PathBuf>>,
+    /// File holding the password.
+    #[serde(default)]
+    pub password_file: Option<Spanned<PathBuf>>,
+    /// SFTP pinned host key.
+    #[serde(default)]
+    pub host_key: Option<Spanned<String>>,
+    /// Deadline of one network operation (default `"30s"`).
+    #[serde(default)]
+    pub timeout: Option<Spanned<String>>,
+    /// FTP: `"explicit"` (default), `"implicit"` or `"none"`.
+    #[serde(default)]
+    pub tls: Option<Spanned<FtpTls>>,
+    /// FTP: plain text accepted.
+    #[serde(default)]
+    pub allow_plaintext: Option<bool>,
+    /// FTP: extra trusted roots (PEM).
+    #[serde(default)]
+    pub ca_file: Option<Spanned<PathBuf>>,
+}
+
+impl OutboundConfig {
+    fn connection_keys(&self) -> ConnectionKeys {
+        ConnectionKeys {
+            host: self.host.clone(),
+            port: self.port.clone(),
+            user: self.user.clone(),
+            key_file: self.key_file.clone(),
+            passphrase_file: self.passphrase_file.clone(),
+            password_file: self.password_file.clone(),
+            host_key: self.host_key.clone(),
+            timeout: self.timeout.clone(),
+            tls: self.tls.clone(),
+            allow_plaintext: self.allow_plaintext,
+            ca_file: self.ca_file.clone(),
+        }
+    }
 }
 
 /// A checked partner, with paths resolved and the time zone parsed.
@@ -163,6 +305,10 @@ pub struct Partner {
     pub milestones: BTreeMap<String, MilestoneOverride>,
     /// Inbound source.
     pub inbound: Option<InboundSource>,
+    /// The remote server polled, for `source = "sftp"` or `"ftp"`.
+    pub remote_inbound: Option<RemoteInbound>,
+    /// Where `out/` is delivered, when `[outbound]` is set.
+    pub outbound: Option<Outbound>,
     /// The partner's own spool quiet period, when set.
     pub inbound_quiet_period: Option<std::time::Duration>,
     /// Flat layouts, validated, in file order; names are unique within the partner.
@@ -368,6 +514,14 @@ impl Ctx<'_> {
                     }
                 },
             );
+        let remote_inbound = c
+            .inbound
+            .as_ref()
+            .and_then(|i| self.check_remote_inbound(dir, i));
+        let outbound = c
+            .outbound
+            .as_ref()
+            .and_then(|o| self.check_outbound(dir, c.inbound.as_ref(), o));
         Partner {
             file: path.to_path_buf(),
             id,
@@ -375,10 +529,199 @@ impl Ctx<'_> {
             timezone,
             x12,
             milestones,
-            inbound: c.inbound.map(|i| i.source),
+            inbound: c.inbound.as_ref().map(|i| *i.source.get_ref()),
+            remote_inbound,
+            outbound,
             inbound_quiet_period,
             flat,
         }
+    }
+
+    fn problems(&mut self, problems: Vec<(usize, String)>) {
+        for (at, msg) in problems {
+            self.err(at, msg);
+        }
+    }
+
+    /// The remote side of `[inbound]`; remote keys under `source = "spool"` are errors.
+    fn check_remote_inbound(&mut self, dir: &Path, i: &InboundConfig) -> Option<RemoteInbound> {
+        let at = i.source.span().start;
+        let mut problems = Vec::new();
+        let protocol = match i.source.get_ref() {
+            InboundSource::Sftp => Protocol::Sftp,
+            InboundSource::Ftp => Protocol::Ftp,
+            InboundSource::Spool => {
+                let remote = [
+                    i.host.as_ref().map(|v| ("host", v.span().start)),
+                    i.user.as_ref().map(|v| ("user", v.span().start)),
+                    i.remote_dir
+                        .as_ref()
+                        .map(|v| ("remote_dir", v.span().start)),
+                    i.after.as_ref().map(|v| ("after", v.span().start)),
+                    i.pattern.as_ref().map(|v| ("pattern", v.span().start)),
+                ];
+                for (key, at) in remote.into_iter().flatten() {
+                    problems.push((
+                        at,
+                        format!("{key} is for source = \"sftp\" or \"ftp\", not \"spool\""),
+                    ));
+                }
+                self.problems(problems);
+                return None;
+            }
+        };
+        let conn = check_connection(&i.connection_keys(), protocol, at, dir, &mut problems);
+        let remote_dir = match &i.remote_dir {
+            Some(d) if !d.get_ref().trim().is_empty() => d.get_ref().trim().to_string(),
+            Some(d) => {
+                problems.push((d.span().start, "remote_dir must not be empty".to_string()));
+                String::new()
+            }
+            None => {
+                problems.push((at, "a remote source needs remote_dir".to_string()));
+                String::new()
+            }
+        };
+        let pattern = i
+            .pattern
+            .as_ref()
+            .map_or_else(|| "*".to_string(), |p| p.get_ref().clone());
+        if let Err(e) = globset::Glob::new(&pattern)
+            && let Some(p) = &i.pattern
+        {
+            problems.push((p.span().start, format!("pattern {pattern:?}: {e}")));
+        }
+        let poll_interval = duration_key(
+            "poll_interval",
+            i.poll_interval.as_ref(),
+            std::time::Duration::from_secs(30),
+            &mut problems,
+        );
+        let stable_interval = duration_key(
+            "stable_interval",
+            i.stable_interval.as_ref(),
+            std::time::Duration::from_secs(5),
+            &mut problems,
+        );
+        let max_size = match &i.max_size {
+            Some(m) => match u64::try_from(*m.get_ref()) {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    problems.push((
+                        m.span().start,
+                        "max_size must be a positive number of bytes".to_string(),
+                    ));
+                    0
+                }
+            },
+            None => 1 << 30,
+        };
+        let after = match &i.after {
+            Some(a) => match AfterAction::parse(a.get_ref()) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    problems.push((a.span().start, e));
+                    None
+                }
+            },
+            None => {
+                problems.push((
+                    at,
+                    "a remote source needs after = \"delete\", \"move:<dir>\" or \"rename:<suffix>\"".to_string(),
+                ));
+                None
+            }
+        };
+        let ok = problems.is_empty();
+        self.problems(problems);
+        if !ok {
+            return None;
+        }
+        Some(RemoteInbound {
+            conn: conn?,
+            remote_dir,
+            pattern,
+            poll_interval,
+            stable_interval,
+            max_size,
+            after: after?,
+        })
+    }
+
+    /// `[outbound]`, its connection keys defaulting to `[inbound]`'s.
+    fn check_outbound(
+        &mut self,
+        dir: &Path,
+        inbound: Option<&InboundConfig>,
+        o: &OutboundConfig,
+    ) -> Option<Outbound> {
+        let at = o.target.span().start;
+        let mut problems = Vec::new();
+        let poll_interval = duration_key(
+            "poll_interval",
+            o.poll_interval.as_ref(),
+            std::time::Duration::from_secs(5),
+            &mut problems,
+        );
+        let target = match o.target.get_ref() {
+            TargetKind::Directory => {
+                if let Some(r) = &o.remote_dir {
+                    problems.push((
+                        r.span().start,
+                        "target = \"directory\" takes path, not remote_dir".to_string(),
+                    ));
+                }
+                match &o.path {
+                    Some(p) => Some(OutboundTarget::Directory(dir.join(p.get_ref()))),
+                    None => {
+                        problems.push((at, "target = \"directory\" needs path".to_string()));
+                        None
+                    }
+                }
+            }
+            kind @ (TargetKind::Sftp | TargetKind::Ftp) => {
+                let protocol = if *kind == TargetKind::Sftp {
+                    Protocol::Sftp
+                } else {
+                    Protocol::Ftp
+                };
+                if let Some(p) = &o.path {
+                    problems.push((
+                        p.span().start,
+                        "a remote target takes remote_dir, not path".to_string(),
+                    ));
+                }
+                let base = inbound
+                    .map(InboundConfig::connection_keys)
+                    .unwrap_or_default();
+                let keys = o.connection_keys().or(&base);
+                let conn = check_connection(&keys, protocol, at, dir, &mut problems);
+                let remote_dir = match &o.remote_dir {
+                    Some(d) if !d.get_ref().trim().is_empty() => {
+                        Some(d.get_ref().trim().to_string())
+                    }
+                    _ => {
+                        problems.push((at, "a remote target needs remote_dir".to_string()));
+                        None
+                    }
+                };
+                match (conn, remote_dir) {
+                    (Some(conn), Some(remote_dir)) => {
+                        Some(OutboundTarget::Remote { conn, remote_dir })
+                    }
+                    _ => None,
+                }
+            }
+        };
+        let ok = problems.is_empty();
+        self.problems(problems);
+        if !ok {
+            return None;
+        }
+        Some(Outbound {
+            target: target?,
+            poll_interval,
+        })
     }
 
     /// Validates every `[[flat]]` layout; problems are reported at the layout's table for now
@@ -690,6 +1033,75 @@ target = "line.quantity"
         assert_eq!(errs[2].line, 22, "{shown:#?}");
         assert!(shown[2].contains("used by an earlier"), "{shown:#?}");
         assert!(shown[0].starts_with("/etc/edigate/partners/p.toml:15:12: flat layout \"bad\""));
+    }
+
+    #[test]
+    fn remote_inbound_and_outbound_load_with_defaults_from_inbound() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("p.toml");
+        let text = concat!(
+            "id = \"a\"\nname = \"A\"\n[inbound]\nsource = \"sftp\"\nhost = \"sftp.example\"\n",
+            "user = \"edi\"\nkey_file = \"keys/a\"\n",
+            "host_key = \"SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8\"\n",
+            "remote_dir = \"/outbound\"\npattern = \"*.edi\"\npoll_interval = \"10s\"\n",
+            "after = \"move:/outbound/archive\"\n",
+            "[outbound]\ntarget = \"sftp\"\nremote_dir = \"/inbound\"\n",
+        );
+        let p = Partner::parse(&file, text).expect("valid");
+        let r = p.remote_inbound.expect("remote");
+        assert_eq!(r.conn.port, 22);
+        assert_eq!(
+            r.conn.auth,
+            crate::config::transport::Auth::Key {
+                key_file: dir.path().join("keys/a"),
+                passphrase_file: None
+            }
+        );
+        assert_eq!(r.after, AfterAction::Move("/outbound/archive".into()));
+        assert_eq!(r.poll_interval, std::time::Duration::from_secs(10));
+        let o = p.outbound.expect("outbound");
+        match o.target {
+            OutboundTarget::Remote { conn, remote_dir } => {
+                assert_eq!(
+                    (conn.host.as_str(), remote_dir.as_str()),
+                    ("sftp.example", "/inbound")
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn remote_problems_are_reported_where_they_are() {
+        let errs = parse(concat!(
+            "id = \"a\"\nname = \"A\"\n[inbound]\nsource = \"sftp\"\nhost = \"h\"\n",
+            "user = \"u\"\npassword_file = \"/p\"\nremote_dir = \"/r\"\nafter = \"shred\"\n",
+        ))
+        .expect_err("no host_key, bad after");
+        let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(errs.len(), 2, "{shown:#?}");
+        assert!(
+            shown[0].contains(":4:") && shown[0].contains("host_key"),
+            "{shown:#?}"
+        );
+        assert!(
+            shown[1].contains(":9:") && shown[1].contains("after"),
+            "{shown:#?}"
+        );
+        let errs = parse(concat!(
+            "id = \"a\"\nname = \"A\"\n[inbound]\nsource = \"ftp\"\nhost = \"h\"\n",
+            "user = \"u\"\npassword_file = \"/p\"\nremote_dir = \"/r\"\nafter = \"delete\"\n",
+            "tls = \"none\"\n",
+        ))
+        .expect_err("plaintext needs consent");
+        assert!(
+            errs[0].line == 10 && errs[0].message.contains("allow_plaintext"),
+            "{errs:#?}"
+        );
+        let errs =
+            parse("id = \"a\"\nname = \"A\"\n[outbound]\ntarget = \"directory\"\nhots = \"x\"\n")
+                .expect_err("unknown key");
+        assert_eq!(errs[0].line, 5, "{errs:#?}");
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //! A sink makes one attempt and says what it came to ([`retry::Attempt`]); the forwarder owns
 //! backoff, the circuit breaker and the ledger. Both sinks are idempotent by record id: the HTTP
 //! sink sends it as `Idempotency-Key`, the directory sink names the file after it.
+//! [`outbound`] delivers the spool's `out/` files to partners (SFTP, FTP or a directory).
 
 pub mod directory;
 pub mod erp_http;
+pub mod outbound;
 pub mod retry;
 
 pub use directory::DirectorySink;

@@ -6,6 +6,8 @@
 //!   all recorded by [`Store::record_file`] in one SQLite transaction.
 //! - [`outbox`]: deliveries to the ERP: claiming, outcomes, recovery after a crash, replay.
 //! - [`counters`]: durable control numbers that are never handed out twice.
+//! - [`transport`]: remote files taken by the pollers, per-partner poll health, outbound
+//!   deliveries (schema version 2).
 //! - [`queries`]: operator views (status, dead letters, lineage) and their text/JSON rendering.
 //!
 //! # Invariants
@@ -48,6 +50,7 @@ pub mod ledger;
 pub mod outbox;
 pub mod queries;
 pub mod schema;
+pub mod transport;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -395,7 +395,7 @@ fn claim_runs(
 pub const EXCERPT_MAX: usize = 2048;
 
 /// `text` cut to at most [`EXCERPT_MAX`] bytes at a character boundary.
-fn cap(text: &str) -> &str {
+pub(crate) fn cap(text: &str) -> &str {
     if text.len() <= EXCERPT_MAX {
         return text;
     }

@@ -70,6 +70,8 @@ pub struct StatusReport {
     pub unwritten_acks: u64,
     /// Per partner, by id.
     pub partners: Vec<PartnerStatus>,
+    /// Remote transports (pollers and outbound delivery): last success and last error.
+    pub transports: Vec<super::transport::TransportHealth>,
 }
 
 /// One delivery attempt (or replay) in a record's history.
@@ -224,6 +226,7 @@ impl Store {
             self.count("SELECT COUNT(*) FROM files WHERE finalized_at IS NULL")?;
         report.unwritten_acks = self.count("SELECT COUNT(*) FROM acks WHERE written_at IS NULL")?;
         report.partners = partners.into_values().collect();
+        report.transports = self.transport_health()?;
         Ok(report)
     }
 
@@ -391,6 +394,29 @@ pub fn format_time(ms: i64) -> String {
         .unwrap_or_else(|| ms.to_string())
 }
 
+/// The transports section of `edigate status`: one line per partner and direction.
+fn render_transports(out: &mut String, report: &StatusReport) {
+    if report.transports.is_empty() {
+        return;
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "transports:");
+    let at = |ms: Option<i64>| ms.map_or_else(|| "never".to_string(), format_time);
+    for t in &report.transports {
+        let _ = writeln!(
+            out,
+            "  {} {}: last ok {}, failures {}",
+            t.partner,
+            t.direction,
+            at(t.last_ok_at_ms),
+            t.failures
+        );
+        if let Some(e) = &t.last_error {
+            let _ = writeln!(out, "    last error ({}): {e}", at(t.last_error_at_ms));
+        }
+    }
+}
+
 /// What `edigate status` prints (`json` for `--format json`).
 pub fn render_status(report: &StatusReport, json: bool) -> String {
     if json {
@@ -424,6 +450,7 @@ pub fn render_status(report: &StatusReport, json: bool) -> String {
     let _ = writeln!(out, "dead letters:    {}", report.dead_letters);
     let _ = writeln!(out, "not finalized:   {} file(s)", report.unfinalized_files);
     let _ = writeln!(out, "acks to write:   {}", report.unwritten_acks);
+    render_transports(&mut out, report);
     if report.partners.is_empty() {
         return out;
     }

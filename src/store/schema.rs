@@ -10,10 +10,48 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Migration `i` (0-based) takes the database from `user_version = i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The newest schema this code knows.
 pub const SUPPORTED_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Version 2: partner transports: remote files taken by the pollers, per-partner poll health,
+/// outbound deliveries of `out/` files.
+const V2: &str = r#"
+CREATE TABLE remote_files (
+    partner       TEXT    NOT NULL,
+    remote_path   TEXT    NOT NULL,
+    size          INTEGER NOT NULL,
+    mtime         INTEGER NOT NULL,
+    sha256        TEXT    NOT NULL,
+    local_name    TEXT    NOT NULL,
+    state         TEXT    NOT NULL CHECK (state IN ('handed', 'done')),
+    downloaded_at INTEGER NOT NULL,
+    done_at       INTEGER,
+    PRIMARY KEY (partner, remote_path, size, mtime)
+);
+CREATE TABLE transport_health (
+    partner       TEXT    NOT NULL,
+    direction     TEXT    NOT NULL CHECK (direction IN ('inbound', 'outbound')),
+    last_ok_at    INTEGER,
+    last_error    TEXT,
+    last_error_at INTEGER,
+    failures      INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (partner, direction)
+);
+CREATE TABLE outbound_deliveries (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    partner   TEXT    NOT NULL,
+    name      TEXT    NOT NULL,
+    size      INTEGER NOT NULL,
+    sha256    TEXT    NOT NULL,
+    target    TEXT    NOT NULL,
+    state     TEXT    NOT NULL CHECK (state IN ('delivered', 'failed')),
+    error     TEXT,
+    at        INTEGER NOT NULL
+);
+CREATE INDEX outbound_by_file ON outbound_deliveries (partner, sha256, state);
+"#;
 
 /// Version 1: ledger, outbox, acknowledgments and counters.
 const V1: &str = r#"
@@ -232,6 +270,9 @@ mod tests {
             "lanes",
             "records",
             "transactions",
+            "remote_files",
+            "transport_health",
+            "outbound_deliveries",
         ] {
             assert!(names.iter().any(|n| n == t), "missing table {t}: {names:?}");
         }

@@ -1,8 +1,10 @@
 //! edigate's integration tests: one binary, one module per area.
 
 mod daemon;
+mod ftp;
 mod fuzz_seeds;
 mod intake_translate;
+mod sftp;
 mod support;
 mod translate;
 mod x12_corpus;

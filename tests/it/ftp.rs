@@ -1,0 +1,378 @@
+//! FTPS transports against a real vsftpd on loopback (Debian `vsftpd`, installed by `.ci/run`):
+//! explicit TLS with `require_ssl_reuse=YES`, `force_local_logins_ssl`, a CA and server
+//! certificate made by `openssl`, passive ports in a small range, and a system user
+//! `edigateftp` created with a password when running as root. Skipped with a message only
+//! outside CI when vsftpd is missing or the test cannot create the user.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use edigate::config::transport::{
+    AfterAction, Auth, Connection, FtpTls, Outbound, OutboundTarget, Protocol, RemoteInbound,
+};
+use edigate::sinks::outbound::OutboundSender;
+use edigate::sources::remote::{RemotePoller, TransportError};
+use edigate::store::Store;
+use edigate::writer::StoreWriter;
+
+const VSFTPD: &str = "/usr/sbin/vsftpd";
+const USER: &str = "edigateftp";
+
+struct Vsftpd {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Vsftpd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+impl Vsftpd {
+    fn password_file(&self) -> PathBuf {
+        self.dir.path().join("password")
+    }
+
+    fn ca(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// A remote folder the FTP user owns.
+    fn remote(&self, name: &str) -> PathBuf {
+        let p = self.dir.path().join("remote").join(name);
+        std::fs::create_dir_all(&p).expect("remote dir");
+        run(Command::new("chown").arg(format!("{USER}:{USER}")).arg(&p));
+        p
+    }
+
+    fn conn(&self) -> Connection {
+        Connection {
+            protocol: Protocol::Ftp,
+            host: "127.0.0.1".into(),
+            port: self.port,
+            user: USER.into(),
+            auth: Auth::Password {
+                password_file: self.password_file(),
+            },
+            host_key: None,
+            timeout: Duration::from_secs(5),
+            tls: FtpTls::Explicit,
+            allow_plaintext: false,
+            ca_file: Some(self.ca()),
+        }
+    }
+}
+
+fn start_vsftpd(implicit: bool) -> Option<Vsftpd> {
+    let ci = std::env::var_os("CI").is_some();
+    if !Path::new(VSFTPD).exists() || !is_root() {
+        assert!(
+            !ci,
+            "under CI the FTPS tests need {VSFTPD} (apt vsftpd) and root to create the test user"
+        );
+        eprintln!("SKIPPED: FTPS tests need {VSFTPD} and root (to create the user {USER})");
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    // The FTP user must reach the remote folders under the temp dir.
+    std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let password = format!("pw-{}", std::process::id());
+    if !Command::new("id")
+        .arg(USER)
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        let _ = Command::new("useradd")
+            .args(["-M", "-d", "/", "-s", "/bin/bash", USER])
+            .output();
+    }
+    // vsftpd changes into the home folder at login: "/" always exists.
+    run(Command::new("usermod").args(["-d", "/", USER]));
+    let mut chpasswd = Command::new("chpasswd")
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("chpasswd");
+    {
+        use std::io::Write;
+        let mut stdin = chpasswd.stdin.take().expect("stdin");
+        writeln!(stdin, "{USER}:{password}").expect("write");
+    }
+    assert!(chpasswd.wait().expect("chpasswd").success(), "chpasswd");
+    std::fs::write(d.join("password"), format!("{password}\n")).expect("password file");
+    // A CA and a server certificate for 127.0.0.1 signed by it.
+    run(Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=edigate test CA", "-keyout"])
+        .arg(d.join("ca.key"))
+        .arg("-out")
+        .arg(d.join("ca.pem")));
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(d.join("srv.key"))
+        .arg("-out")
+        .arg(d.join("srv.csr")));
+    std::fs::write(
+        d.join("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .expect("ext");
+    run(Command::new("openssl")
+        .args(["x509", "-req", "-days", "2", "-CAcreateserial", "-in"])
+        .arg(d.join("srv.csr"))
+        .arg("-CA")
+        .arg(d.join("ca.pem"))
+        .arg("-CAkey")
+        .arg(d.join("ca.key"))
+        .arg("-out")
+        .arg(d.join("srv.pem"))
+        .arg("-extfile")
+        .arg(d.join("ext")));
+    let port = free_port();
+    let pasv = 40000 + (std::process::id() % 1000) as u16 * 20 + if implicit { 10 } else { 0 };
+    let _ = std::fs::create_dir_all("/var/run/vsftpd/empty");
+    let config = format!(
+        "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port={port}\nbackground=NO\n\
+         anonymous_enable=NO\nlocal_enable=YES\nwrite_enable=YES\nlocal_umask=022\n\
+         pam_service_name=vsftpd\nseccomp_sandbox=NO\nisolate=NO\nisolate_network=NO\n\
+         ssl_enable=YES\nrsa_cert_file={cert}\nrsa_private_key_file={key}\nrequire_ssl_reuse=YES\n\
+         force_local_logins_ssl=YES\nforce_local_data_ssl=YES\nallow_anon_ssl=NO\n\
+         pasv_enable=YES\npasv_min_port={pasv}\npasv_max_port={pmax}\npasv_address=127.0.0.1\n\
+         secure_chroot_dir=/var/run/vsftpd/empty\nxferlog_enable=NO\nuse_localtime=NO\n\
+         implicit_ssl={implicit}\n",
+        cert = d.join("srv.pem").display(),
+        key = d.join("srv.key").display(),
+        pmax = pasv + 9,
+        implicit = if implicit { "YES" } else { "NO" },
+    );
+    std::fs::write(d.join("vsftpd.conf"), config).expect("vsftpd.conf");
+    let child = Command::new(VSFTPD)
+        .arg(d.join("vsftpd.conf"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("vsftpd starts");
+    let server = Vsftpd { child, port, dir };
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "vsftpd did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(server)
+}
+
+fn writer(dir: &Path) -> (StoreWriter, std::thread::JoinHandle<()>) {
+    StoreWriter::spawn(Store::open(&dir.join("edigate.db")).expect("store"))
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| e.path().is_file())
+                .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// One test, one server: vsftpd's user and port setup is shared by the cases in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ftps_with_required_session_reuse_both_ways_and_clear_errors() {
+    let Some(ftp) = start_vsftpd(false) else {
+        return;
+    };
+    let base = tempfile::tempdir().expect("tempdir");
+    let (w, _t) = writer(base.path());
+    let spool = base.path().join("spool");
+    let inbox = spool.join("p/in");
+    let remote = ftp.remote("outbound");
+    std::fs::write(remote.join("f.edi"), "ISA*ftps").expect("put");
+    let cfg = RemoteInbound {
+        conn: ftp.conn(),
+        remote_dir: remote.display().to_string(),
+        pattern: "*.edi".into(),
+        poll_interval: Duration::from_millis(200),
+        stable_interval: Duration::ZERO,
+        max_size: 1 << 20,
+        after: AfterAction::Delete,
+    };
+
+    // Inbound: downloaded over a TLS data channel, deleted only after the ledger holds it.
+    let mut poller = RemotePoller::new("p", cfg.clone(), &spool, w.clone());
+    let r = poller.poll_once().await.expect("poll over FTPS");
+    assert_eq!(r.handed, ["f.edi"], "{r:?}");
+    assert_eq!(
+        std::fs::read_to_string(inbox.join("f.edi")).expect("handed"),
+        "ISA*ftps"
+    );
+    assert!(remote.join("f.edi").exists(), "kept until the commit");
+    let r = poller.poll_once().await.expect("poll");
+    assert_eq!((r.waiting, r.completed.len()), (1, 0), "{r:?}");
+    {
+        use sha2::Digest;
+        let sha = hex::encode(sha2::Sha256::digest(b"ISA*ftps"));
+        let intake = edigate::store::FileIntake {
+            partner: "p".into(),
+            name: "f.edi".into(),
+            sha256: sha.clone(),
+            size: 8,
+            received_at_ms: 1,
+            correlation_id: sha,
+            state: edigate::store::FileState::Accepted,
+            reason: None,
+            interchanges: Vec::new(),
+            transactions: Vec::new(),
+            records: Vec::new(),
+            acks: Vec::new(),
+        };
+        w.run(move |s| s.record_file(&intake).map(|_| ()))
+            .await
+            .expect("commit");
+    }
+    std::fs::remove_file(inbox.join("f.edi")).expect("intake took it");
+    let r = poller.poll_once().await.expect("poll");
+    assert_eq!(r.completed, ["f.edi"], "{r:?}");
+    assert!(!remote.join("f.edi").exists());
+
+    // Outbound: uploaded under a temporary name, renamed, size checked.
+    let out = spool.join("p/out");
+    std::fs::create_dir_all(&out).expect("out");
+    std::fs::write(out.join("ack.x12"), "ISA*997 over ftps").expect("ack");
+    let target = ftp.remote("inbound");
+    let mut sender = OutboundSender::new(
+        "p",
+        Outbound {
+            target: OutboundTarget::Remote {
+                conn: ftp.conn(),
+                remote_dir: target.display().to_string(),
+            },
+            poll_interval: Duration::from_millis(100),
+        },
+        &spool,
+        w.clone(),
+    );
+    let r = sender.send_once().await.expect("upload over FTPS");
+    assert_eq!(r.delivered, ["ack.x12"]);
+    assert_eq!(names(&target), ["ack.x12"]);
+    assert_eq!(
+        std::fs::read_to_string(target.join("ack.x12")).expect("read"),
+        "ISA*997 over ftps"
+    );
+
+    // A wrong password is a clear authentication error that shows no secret.
+    let wrong = base.path().join("wrong");
+    std::fs::write(&wrong, "not-the-password\n").expect("write");
+    let mut bad = cfg.clone();
+    bad.conn.auth = Auth::Password {
+        password_file: wrong,
+    };
+    let mut poller = RemotePoller::new("p", bad, &spool, w.clone());
+    let err = poller.poll_once().await.expect_err("wrong password");
+    assert!(matches!(err, TransportError::Auth { .. }), "{err}");
+    assert!(!err.to_string().contains("not-the-password"), "{err}");
+
+    // Certificate verification is on: without the partner's CA the server is refused.
+    let mut untrusted = cfg.clone();
+    untrusted.conn.ca_file = None;
+    let mut poller = RemotePoller::new("p", untrusted, &spool, w.clone());
+    let err = poller.poll_once().await.expect_err("unknown CA");
+    assert!(err.to_string().contains("FTPS"), "{err}");
+
+    // Plain FTP is refused by this server (force_local_logins_ssl) even when allowed here.
+    let mut plain = cfg;
+    plain.conn.tls = FtpTls::None;
+    plain.conn.allow_plaintext = true;
+    let mut poller = RemotePoller::new("p", plain, &spool, w);
+    assert!(poller.poll_once().await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_ftps_downloads_and_uploads() {
+    let Some(ftp) = start_vsftpd(true) else {
+        return;
+    };
+    let base = tempfile::tempdir().expect("tempdir");
+    let (w, _t) = writer(base.path());
+    let spool = base.path().join("spool");
+    let remote = ftp.remote("implicit");
+    std::fs::write(remote.join("i.edi"), "ISA*implicit").expect("put");
+    let mut conn = ftp.conn();
+    conn.tls = FtpTls::Implicit;
+    let cfg = RemoteInbound {
+        conn: conn.clone(),
+        remote_dir: remote.display().to_string(),
+        pattern: "*.edi".into(),
+        poll_interval: Duration::from_millis(200),
+        stable_interval: Duration::ZERO,
+        max_size: 1 << 20,
+        after: AfterAction::Rename(".done".into()),
+    };
+    let mut poller = RemotePoller::new("p", cfg, &spool, w.clone());
+    let r = poller.poll_once().await.expect("poll over implicit FTPS");
+    assert_eq!(r.handed, ["i.edi"], "{r:?}");
+    let out = spool.join("p/out");
+    std::fs::create_dir_all(&out).expect("out");
+    std::fs::write(out.join("a.x12"), "ISA*997 implicit").expect("ack");
+    let mut sender = OutboundSender::new(
+        "p",
+        Outbound {
+            target: OutboundTarget::Remote {
+                conn,
+                remote_dir: remote.display().to_string(),
+            },
+            poll_interval: Duration::from_millis(100),
+        },
+        &spool,
+        w,
+    );
+    assert_eq!(
+        sender.send_once().await.expect("upload").delivered,
+        ["a.x12"]
+    );
+    assert_eq!(names(&remote), ["a.x12", "i.edi"]);
+}
