@@ -12,9 +12,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, mpsc, watch};
 use tracing::{error, info, warn};
 
-use crate::canonical::profile::Profiles;
+use crate::config::check::check_partners;
 use crate::config::gateway::GatewayConfig;
-use crate::config::partner::load_dir;
 use crate::forwarder::Forwarder;
 use crate::intake::ack_writer;
 use crate::intake::worker::{IntakeContext, PartnerBook, run_workers};
@@ -23,8 +22,6 @@ use crate::sinks::{AnySink, DirectorySink, ErpHttpSink, SinkError};
 use crate::sources::spool::{SpoolPartner, SpoolSource};
 use crate::store::{Store, StoreError};
 use crate::writer::{StoreWriter, WriteError};
-use crate::x12::grammar::Grammars;
-use crate::x12::policy::Policy;
 
 /// Why the daemon could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -53,15 +50,17 @@ pub enum AppError {
     },
 }
 
-/// Loads the partner files and builds translation profiles from them.
+/// Loads the partner files and builds translation profiles from them: the same check as
+/// `edigate check-config` ([`crate::config::check::check_partners`]).
 pub fn load_partners(dir: &Path) -> Result<PartnerBook, AppError> {
-    let join = |lines: Vec<String>| AppError::Partners(lines.join("\n"));
-    let partners = load_dir(dir).map_err(|e| join(e.iter().map(ToString::to_string).collect()))?;
-    let grammars =
-        Grammars::embedded().map_err(|e| join(e.iter().map(ToString::to_string).collect()))?;
-    let profiles = Profiles::new(grammars, Policy::default())
-        .with_partners(&partners)
-        .map_err(|e| join(e.iter().map(ToString::to_string).collect()))?;
+    let (partners, profiles) = check_partners(dir).map_err(|e| {
+        AppError::Partners(
+            e.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
     Ok(PartnerBook { profiles, partners })
 }
 

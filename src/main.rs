@@ -77,6 +77,15 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Check the gateway file and every partner file without starting anything: every problem
+    /// with file:line:column and a hint; exit 1 if there is any. No network.
+    CheckConfig {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print nothing when the configuration is good.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Counts per state, oldest pending delivery, dead letters, per partner.
     Status {
         #[command(flatten)]
@@ -403,9 +412,49 @@ fn validate(
     Ok(worst)
 }
 
+/// `edigate check-config`: 0 when everything is good, 1 with every problem on stderr.
+fn check_config(config: &ConfigArg, quiet: bool) -> Result<u8> {
+    match edigate::config::check::check_all(config.config.as_deref(), Path::new(".")) {
+        Ok(checked) => {
+            if !quiet {
+                println!(
+                    "{}: good ({} partner{}).",
+                    config.config.as_deref().map_or_else(
+                        || "default configuration".into(),
+                        |p| p.display().to_string()
+                    ),
+                    checked.partners.len(),
+                    if checked.partners.len() == 1 { "" } else { "s" }
+                );
+            }
+            Ok(0)
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            eprintln!(
+                "edigate: {} problem{} in the configuration.",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            );
+            Ok(1)
+        }
+    }
+}
+
 /// Runs the daemon until SIGTERM or SIGINT; SIGHUP reloads partners.
 fn run_daemon(config: &ConfigArg) -> Result<u8> {
     use tokio::signal::unix::{SignalKind, signal};
+    // The same check as `edigate check-config`, before anything is opened.
+    if let Err(problems) =
+        edigate::config::check::check_all(config.config.as_deref(), Path::new("."))
+    {
+        anyhow::bail!(
+            "the configuration has problems; nothing was started:\n{}",
+            join(&problems)
+        );
+    }
     let config = config.load()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -527,6 +576,7 @@ fn main() -> ExitCode {
             init_tracing();
             run_daemon(&config)
         }
+        Command::CheckConfig { config, quiet } => check_config(&config, quiet),
         c @ (Command::Status { .. }
         | Command::DeadLetters { .. }
         | Command::Replay { .. }
