@@ -91,12 +91,15 @@ pub async fn run(
     run_with_reload(config, shutdown, None).await
 }
 
-/// Runs the daemon until `shutdown` completes; each message on `reload` reloads the partners.
+/// Runs the daemon until `shutdown` completes; each message on `reload` (SIGHUP) and every
+/// change in the partner directory reloads the partners.
 pub async fn run_with_reload(
     config: GatewayConfig,
     shutdown: impl Future<Output = ()>,
-    mut reload: Option<mpsc::Receiver<()>>,
+    reload: Option<mpsc::Receiver<()>>,
 ) -> Result<(), AppError> {
+    let (_partner_watch, reload) = crate::reload::reload_requests(&config.partners, reload);
+    let mut reload = Some(reload);
     let book = load_partners(&config.partners)?;
     info!(partners = book.partners.len(), dir = %config.partners.display(), "Partners loaded.");
     let sink = match &config.erp {
@@ -228,7 +231,20 @@ pub async fn run_with_reload(
                 }
                 match load_partners(&config.partners) {
                     Ok(book) => {
-                        info!(partners = book.partners.len(), "Partners reloaded.");
+                        let changes = crate::reload::PartnerChanges::between(
+                            &book_tx.borrow().partners,
+                            &book.partners,
+                        );
+                        if changes.is_empty() {
+                            continue;
+                        }
+                        info!(
+                            partners = book.partners.len(),
+                            added = ?changes.added,
+                            changed = ?changes.changed,
+                            removed = ?changes.removed,
+                            "Partners reloaded."
+                        );
                         spool_tx.send_replace(Arc::new(book.spool_partners()));
                         book_tx.send_replace(Arc::new(book));
                     }

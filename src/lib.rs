@@ -15,6 +15,7 @@
 //! - [`writer`]: the single thread that owns the store.
 //! - [`forwarder`]: claims due deliveries, hands them to a sink, records outcomes.
 //! - [`app`]: wiring of the daemon.
+//! - [`reload`]: live partner changes (directory watch and SIGHUP).
 //! - [`shutdown`]: the shutdown signal every loop selects on.
 
 pub mod app;
@@ -23,6 +24,7 @@ pub mod config;
 pub mod flat;
 pub mod forwarder;
 pub mod intake;
+pub mod reload;
 pub mod shutdown;
 pub mod sinks;
 pub mod sources;

@@ -677,3 +677,53 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_file_added_and_removed_while_running_is_picked_up_and_dropped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (stub, addr) = start_stub().await;
+    let mut c = config(dir.path(), Some(addr));
+    c.partners = dir.path().join("partners");
+    std::fs::create_dir_all(&c.partners).expect("partners dir");
+    let daemon = start(c.clone());
+    // Let the daemon come up without Bramblewood.
+    wait_for("the spool root", Duration::from_secs(10), || {
+        c.spool.is_dir()
+    })
+    .await;
+    assert!(!inbox(&c).exists());
+
+    // An invalid partner file is refused and changes nothing.
+    std::fs::write(c.partners.join("broken.toml"), "id = 3\n").expect("broken file");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    std::fs::remove_file(c.partners.join("broken.toml")).expect("remove broken");
+
+    let text = std::fs::read_to_string(repo_partners().join("bramblewood.toml")).expect("example");
+    std::fs::write(c.partners.join("bramblewood.toml"), text).expect("add partner");
+    wait_for("Bramblewood's in/ folder", Duration::from_secs(10), || {
+        inbox(&c).is_dir()
+    })
+    .await;
+    let expected = drop_orders(&c, 5000, 1, 2);
+    wait_for("its records at the ERP", Duration::from_secs(10), || {
+        stub.committed() == expected
+    })
+    .await;
+
+    std::fs::remove_file(c.partners.join("bramblewood.toml")).expect("remove partner");
+    // The reload settles for 300 ms; rescans run every 250 ms.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    drop_file(&inbox(&c), "after.edi", &order_file(5001, 1));
+    // Its folder is an unknown partner's now: the file is quarantined, not accepted.
+    let quarantined = c.spool.join("bramblewood/quarantine/after.edi");
+    wait_for(
+        "the second file in quarantine",
+        Duration::from_secs(10),
+        || quarantined.exists(),
+    )
+    .await;
+    daemon.stop().await;
+    let s = status(&c);
+    assert_eq!(s.files.get("accepted"), Some(&1), "{:?}", s.files);
+    assert_eq!(stub.committed(), expected, "nothing more reached the ERP");
+}
