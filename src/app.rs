@@ -38,6 +38,9 @@ pub enum AppError {
     /// The ERP sink could not be set up.
     #[error("{0}")]
     Sink(#[from] SinkError),
+    /// The HTTP API could not start.
+    #[error("{0}")]
+    Api(#[from] crate::api::ApiError),
     /// A folder could not be created or read.
     #[error("{what} {path}: {source}")]
     Io {
@@ -203,6 +206,22 @@ pub async fn run_with_reload(
         });
     }
     drop(writer);
+    // The API outlives the other tasks: /readyz answers 503 while they drain.
+    let (api_trigger, api_stop) = shutdown::channel();
+    let api_task = match &config.api {
+        Some(api) => {
+            let state = Arc::new(crate::api::ApiState::new(
+                api,
+                config.database(),
+                config.state.clone(),
+                stop.clone(),
+            )?);
+            let listener = crate::api::bind(api).await?;
+            info!(listen = %api.listen, "HTTP API listening.");
+            Some(tokio::spawn(crate::api::serve(listener, state, api_stop)))
+        }
+        None => None,
+    };
     info!(spool = %config.spool.display(), "edigate is running.");
 
     let mut failure = None;
@@ -261,6 +280,10 @@ pub async fn run_with_reload(
     }
     // Every writer handle is gone now; the writer thread drains and closes the database.
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    api_trigger.fire();
+    if let Some(t) = api_task {
+        let _ = t.await;
+    }
     info!("edigate stopped.");
     match failure {
         Some(e) => Err(e),

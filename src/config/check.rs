@@ -182,8 +182,8 @@ fn check_gateway_files(path: &Path, g: &GatewayConfig) -> Vec<ConfigError> {
     ];
     for (table, token) in tokens {
         if let Some(t) = token {
-            match std::fs::read_to_string(t) {
-                Ok(s) if s.trim().is_empty() => at(
+            match super::secrets::read_secret(t) {
+                Ok(s) if s.is_empty() => at(
                     table,
                     "token_file",
                     format!("token_file {} is empty", t.display()),

@@ -6,6 +6,7 @@
 pub mod check;
 pub mod gateway;
 pub mod partner;
+pub mod secrets;
 
 pub use gateway::GatewayConfig;
 pub use partner::{ConfigError, Partner, load_dir};

@@ -226,6 +226,7 @@ pub fn process_file(
         };
     }
 
+    let started = std::time::Instant::now();
     let options = book.ack_options(&file.partner);
     let (verdicts, counts) =
         first_pass(&file.path, &book.profiles, options.kind).map_err(io_err("cannot read"))?;
@@ -261,6 +262,7 @@ pub fn process_file(
         });
     };
     let intake = t.into_intake(file, sha256, size);
+    let correlation = intake.correlation_id.clone();
     let state = intake.state;
     let reason = intake.reason.clone();
     let had_acks = !intake.acks.is_empty();
@@ -275,14 +277,16 @@ pub fn process_file(
         warn!(partner = %file.partner, file = %file.name, isa13 = %isa13, "ISA13 reused with different content; processed anyway.");
     }
     let final_path = finalize(ctx, file, recorded.file_id, state, reason.as_deref())?;
-    info!(
-        partner = %file.partner,
-        file = %file.name,
-        state = %state.as_str(),
-        records = recorded.new_records,
-        duplicate_records = recorded.duplicate_records,
-        "File recorded."
-    );
+    crate::events::FileRecorded {
+        partner: &file.partner,
+        file: &file.name,
+        correlation: &correlation,
+        state: state.as_str(),
+        records: recorded.new_records,
+        duplicate_records: recorded.duplicate_records,
+        took: started.elapsed(),
+    }
+    .emit();
     Ok(Processed::Recorded {
         state,
         new_records: recorded.new_records,

@@ -45,6 +45,7 @@
 
 pub mod counters;
 pub mod ledger;
+pub mod metrics;
 pub mod outbox;
 pub mod queries;
 pub mod schema;

@@ -1,5 +1,6 @@
 //! edigate's integration tests: one binary, one module per area.
 
+mod api;
 mod check_config;
 mod daemon;
 mod fuzz_seeds;
