@@ -205,6 +205,7 @@ pub async fn run_with_reload(
             }
         });
     }
+    tasks.spawn(crate::systemd::watchdog(writer.clone(), stop.clone()));
     drop(writer);
     // The API outlives the other tasks: /readyz answers 503 while they drain.
     let (api_trigger, api_stop) = shutdown::channel();
@@ -223,6 +224,7 @@ pub async fn run_with_reload(
         None => None,
     };
     info!(spool = %config.spool.display(), "edigate is running.");
+    crate::systemd::ready("running");
 
     let mut failure = None;
     tokio::pin!(shutdown);
@@ -272,6 +274,7 @@ pub async fn run_with_reload(
             }
         }
     }
+    crate::systemd::stopping();
     trigger.fire();
     while let Some(r) = tasks.join_next().await {
         if let Err(e) = r {

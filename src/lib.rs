@@ -18,6 +18,7 @@
 //! - [`events`]: observable events (a log line and a metric each) and the metrics registry.
 //! - [`api`]: the HTTP API: health, Prometheus metrics, status and replay.
 //! - [`reload`]: live partner changes (directory watch and SIGHUP).
+//! - [`systemd`]: readiness, stopping and watchdog notifications.
 //! - [`shutdown`]: the shutdown signal every loop selects on.
 
 pub mod api;
@@ -33,5 +34,6 @@ pub mod shutdown;
 pub mod sinks;
 pub mod sources;
 pub mod store;
+pub mod systemd;
 pub mod writer;
 pub mod x12;

@@ -26,6 +26,26 @@ use edigate::x12::report::ReportVisitor;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format for `run`: the journal when stderr is journald's (under systemd), else text;
+    /// or JSON lines.
+    #[arg(long, value_enum, default_value = "auto", global = true)]
+    log_format: LogFormat,
+    /// Where secrets (token files) are looked up by file name before their configured path,
+    /// when `$CREDENTIALS_DIRECTORY` (systemd's LoadCredential=) is not set.
+    #[arg(long, value_name = "DIR", global = true)]
+    credentials_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// The journal under systemd, text otherwise.
+    Auto,
+    /// Human-readable text on stderr.
+    Text,
+    /// One JSON object per line on stderr.
+    Json,
+    /// Structured entries to journald.
+    Journal,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -553,13 +573,56 @@ fn operator(command: Command) -> Result<u8> {
     Ok(0)
 }
 
-fn init_tracing() {
+/// Whether stderr is connected to journald (`$JOURNAL_STREAM` names its device and inode).
+fn stderr_is_journal() -> bool {
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = stream.to_str().and_then(|s| s.split_once(':')) else {
+        return false;
+    };
+    match rustix::fs::fstat(io::stderr()) {
+        Ok(st) => dev.parse() == Ok(st.st_dev) && ino.parse() == Ok(st.st_ino),
+        Err(_) => false,
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .try_init();
+    let journal = match format {
+        LogFormat::Journal => true,
+        LogFormat::Auto => stderr_is_journal(),
+        LogFormat::Text | LogFormat::Json => false,
+    };
+    if journal {
+        match tracing_journald::layer() {
+            Ok(layer) => {
+                let _ = tracing_subscriber::registry()
+                    .with(filter)
+                    .with(layer.with_syslog_identifier("edigate".into()))
+                    .try_init();
+                return;
+            }
+            Err(e) => eprintln!("edigate: cannot log to the journal ({e}); logging text to stderr"),
+        }
+    }
+    if format == LogFormat::Json {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(io::stderr)
+            .try_init();
+    } else {
+        use std::io::IsTerminal;
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(io::stderr().is_terminal())
+            .with_writer(io::stderr)
+            .try_init();
+    }
 }
 
 fn main() -> ExitCode {
@@ -571,9 +634,12 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Some(dir) = cli.credentials_dir {
+        edigate::config::secrets::set_credentials_dir(dir);
+    }
     let result = match cli.command {
         Command::Run { config } => {
-            init_tracing();
+            init_tracing(cli.log_format);
             run_daemon(&config)
         }
         Command::CheckConfig { config, quiet } => check_config(&config, quiet),
