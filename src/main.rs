@@ -97,6 +97,12 @@ enum Command {
         #[command(flatten)]
         config: ConfigArg,
     },
+    /// Write the man page and shell completions under DIR (man/, completions/); for packaging.
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Output directory.
+        dir: PathBuf,
+    },
     /// Check the gateway file and every partner file without starting anything: every problem
     /// with file:line:column and a hint; exit 1 if there is any. No network.
     CheckConfig {
@@ -432,6 +438,29 @@ fn validate(
     Ok(worst)
 }
 
+/// `edigate generate-assets DIR`: man pages (one per command) and completions for bash, zsh
+/// and fish.
+fn generate_assets(dir: &Path) -> Result<u8> {
+    use clap::CommandFactory;
+    let man = dir.join("man");
+    let completions = dir.join("completions");
+    for d in [&man, &completions] {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    let cmd = Cli::command();
+    clap_mangen::generate_to(cmd.clone(), &man)
+        .with_context(|| format!("cannot write man pages to {}", man.display()))?;
+    for shell in [
+        clap_complete::Shell::Bash,
+        clap_complete::Shell::Zsh,
+        clap_complete::Shell::Fish,
+    ] {
+        clap_complete::generate_to(shell, &mut cmd.clone(), "edigate", &completions)
+            .with_context(|| format!("cannot write completions to {}", completions.display()))?;
+    }
+    Ok(0)
+}
+
 /// `edigate check-config`: 0 when everything is good, 1 with every problem on stderr.
 fn check_config(config: &ConfigArg, quiet: bool) -> Result<u8> {
     match edigate::config::check::check_all(config.config.as_deref(), Path::new(".")) {
@@ -643,6 +672,7 @@ fn main() -> ExitCode {
             run_daemon(&config)
         }
         Command::CheckConfig { config, quiet } => check_config(&config, quiet),
+        Command::GenerateAssets { dir } => generate_assets(&dir),
         c @ (Command::Status { .. }
         | Command::DeadLetters { .. }
         | Command::Replay { .. }

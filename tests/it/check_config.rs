@@ -199,3 +199,59 @@ fn the_command_exits_1_with_every_problem_and_0_when_good() {
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("good (1 partner)"));
 }
+
+#[test]
+fn the_packaged_configuration_passes_on_an_empty_install() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("packaging/edigate.toml")).expect("packaged");
+    let base = dir.path().display().to_string();
+    let text = text
+        .replace("/etc/edigate", &format!("{base}/etc"))
+        .replace("/var/", &format!("{base}/var/"));
+    std::fs::create_dir_all(dir.path().join("etc/partners")).expect("partners");
+    std::fs::write(dir.path().join("etc/api-token"), "abc\n").expect("token");
+    let config = dir.path().join("etc/edigate.toml");
+    std::fs::write(&config, text).expect("config");
+    let checked = check_all(Some(&config), Path::new(".")).expect("good");
+    assert!(checked.partners.is_empty());
+    let api = checked.gateway.api.expect("api");
+    assert_eq!(api.listen.to_string(), "127.0.0.1:9464");
+}
+
+#[test]
+fn a_token_is_read_from_the_credentials_directory_by_file_name() {
+    let gateway = format!("{GATEWAY}[api]\ntoken_file = \"/nonexistent/api-token\"\n");
+    let (dir, config) = setup(&gateway, &[]);
+    let creds = dir.path().join("creds");
+    std::fs::create_dir(&creds).expect("creds");
+    std::fs::write(creds.join("api-token"), "s3cret\n").expect("credential");
+    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .args(["check-config", "--config", config.to_str().expect("utf-8")])
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "no credential: the path is read"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .args(["check-config", "--config", config.to_str().expect("utf-8")])
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .args([
+            "check-config",
+            "--credentials-dir",
+            creds.to_str().expect("utf-8"),
+            "--config",
+            config.to_str().expect("utf-8"),
+        ])
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+}
