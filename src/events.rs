@@ -129,8 +129,10 @@ pub struct FileRecorded<'a> {
     pub partner: &'a str,
     /// File name.
     pub file: &'a str,
-    /// The file's correlation id (its SHA-256).
+    /// The file's correlation id.
     pub correlation: &'a str,
+    /// The interchange control numbers (ISA13) in it, comma-separated.
+    pub isa13: &'a str,
     /// Final state (`accepted`, `rejected`, ...).
     pub state: &'a str,
     /// New records.
@@ -149,6 +151,7 @@ impl FileRecorded<'_> {
             partner = %self.partner,
             file = %self.file,
             correlation = %self.correlation,
+            isa13 = %self.isa13,
             state = %self.state,
             records = self.records,
             duplicate_records = self.duplicate_records,

@@ -631,7 +631,11 @@ fn init_tracing(format: LogFormat) {
             Ok(layer) => {
                 let _ = tracing_subscriber::registry()
                     .with(filter)
-                    .with(layer.with_syslog_identifier("edigate".into()))
+                    .with(
+                        layer
+                            .with_syslog_identifier("edigate".into())
+                            .with_field_prefix(None),
+                    )
                     .try_init();
                 return;
             }

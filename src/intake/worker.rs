@@ -263,6 +263,11 @@ pub fn process_file(
     };
     let intake = t.into_intake(file, sha256, size);
     let correlation = intake.correlation_id.clone();
+    let isa13: Vec<String> = intake
+        .interchanges
+        .iter()
+        .map(|i| i.isa13.clone())
+        .collect();
     let state = intake.state;
     let reason = intake.reason.clone();
     let had_acks = !intake.acks.is_empty();
@@ -281,6 +286,7 @@ pub fn process_file(
         partner: &file.partner,
         file: &file.name,
         correlation: &correlation,
+        isa13: &isa13.join(","),
         state: state.as_str(),
         records: recorded.new_records,
         duplicate_records: recorded.duplicate_records,
