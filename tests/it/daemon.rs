@@ -535,7 +535,8 @@ async fn sigkill_at_random_moments_loses_nothing_and_doubles_nothing() {
             "[paths]\nspool = \"spool\"\nstate = \"state\"\npartners = {:?}\n\
              [erp]\nurl = \"http://{addr}/edi\"\ntimeout = \"2s\"\n\
              [spool]\nquiet_period = \"0s\"\nrescan_interval = \"200ms\"\n\
-             [forwarder]\nbackoff_base = \"20ms\"\nbackoff_max = \"200ms\"\nbreaker_cooldown = \"100ms\"\n",
+             [forwarder]\nbackoff_base = \"20ms\"\nbackoff_max = \"200ms\"\nbreaker_cooldown = \"100ms\"\n\
+             [api]\nlisten = \"127.0.0.1:0\"\n",
             repo_partners().display().to_string()
         ),
     )

@@ -1,6 +1,7 @@
 //! edigate's integration tests: one binary, one module per area.
 
 mod api;
+mod appliance;
 mod check_config;
 mod daemon;
 mod fuzz_seeds;
