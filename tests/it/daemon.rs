@@ -694,11 +694,6 @@ async fn a_partner_file_added_and_removed_while_running_is_picked_up_and_dropped
     .await;
     assert!(!inbox(&c).exists());
 
-    // An invalid partner file is refused and changes nothing.
-    std::fs::write(c.partners.join("broken.toml"), "id = 3\n").expect("broken file");
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    std::fs::remove_file(c.partners.join("broken.toml")).expect("remove broken");
-
     let text = std::fs::read_to_string(repo_partners().join("bramblewood.toml")).expect("example");
     std::fs::write(c.partners.join("bramblewood.toml"), text).expect("add partner");
     wait_for("Bramblewood's in/ folder", Duration::from_secs(10), || {
@@ -710,6 +705,19 @@ async fn a_partner_file_added_and_removed_while_running_is_picked_up_and_dropped
         stub.committed() == expected
     })
     .await;
+
+    // An invalid change (a broken file beside it) is refused: Bramblewood stays in force.
+    std::fs::write(c.partners.join("broken.toml"), "id = 3\n").expect("broken file");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let more = drop_orders(&c, 5002, 1, 1);
+    let expected: HashSet<String> = expected.union(&more).cloned().collect();
+    wait_for(
+        "records sent while the change was refused",
+        Duration::from_secs(10),
+        || stub.committed() == expected,
+    )
+    .await;
+    std::fs::remove_file(c.partners.join("broken.toml")).expect("remove broken");
 
     std::fs::remove_file(c.partners.join("bramblewood.toml")).expect("remove partner");
     // The reload settles for 300 ms; rescans run every 250 ms.
@@ -725,6 +733,6 @@ async fn a_partner_file_added_and_removed_while_running_is_picked_up_and_dropped
     .await;
     daemon.stop().await;
     let s = status(&c);
-    assert_eq!(s.files.get("accepted"), Some(&1), "{:?}", s.files);
+    assert_eq!(s.files.get("accepted"), Some(&2), "{:?}", s.files);
     assert_eq!(stub.committed(), expected, "nothing more reached the ERP");
 }
