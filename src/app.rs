@@ -12,9 +12,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, mpsc, watch};
 use tracing::{error, info, warn};
 
-use crate::canonical::profile::Profiles;
+use crate::config::check::check_partners;
 use crate::config::gateway::GatewayConfig;
-use crate::config::partner::load_dir;
 use crate::forwarder::Forwarder;
 use crate::intake::ack_writer;
 use crate::intake::worker::{IntakeContext, PartnerBook, run_workers};
@@ -23,8 +22,6 @@ use crate::sinks::{AnySink, DirectorySink, ErpHttpSink, SinkError};
 use crate::sources::spool::{SpoolPartner, SpoolSource};
 use crate::store::{Store, StoreError};
 use crate::writer::{StoreWriter, WriteError};
-use crate::x12::grammar::Grammars;
-use crate::x12::policy::Policy;
 
 /// Why the daemon could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +38,9 @@ pub enum AppError {
     /// The ERP sink could not be set up.
     #[error("{0}")]
     Sink(#[from] SinkError),
+    /// The HTTP API could not start.
+    #[error("{0}")]
+    Api(#[from] crate::api::ApiError),
     /// A folder could not be created or read.
     #[error("{what} {path}: {source}")]
     Io {
@@ -53,15 +53,17 @@ pub enum AppError {
     },
 }
 
-/// Loads the partner files and builds translation profiles from them.
+/// Loads the partner files and builds translation profiles from them: the same check as
+/// `edigate check-config` ([`crate::config::check::check_partners`]).
 pub fn load_partners(dir: &Path) -> Result<PartnerBook, AppError> {
-    let join = |lines: Vec<String>| AppError::Partners(lines.join("\n"));
-    let partners = load_dir(dir).map_err(|e| join(e.iter().map(ToString::to_string).collect()))?;
-    let grammars =
-        Grammars::embedded().map_err(|e| join(e.iter().map(ToString::to_string).collect()))?;
-    let profiles = Profiles::new(grammars, Policy::default())
-        .with_partners(&partners)
-        .map_err(|e| join(e.iter().map(ToString::to_string).collect()))?;
+    let (partners, profiles) = check_partners(dir).map_err(|e| {
+        AppError::Partners(
+            e.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })?;
     Ok(PartnerBook { profiles, partners })
 }
 
@@ -92,12 +94,15 @@ pub async fn run(
     run_with_reload(config, shutdown, None).await
 }
 
-/// Runs the daemon until `shutdown` completes; each message on `reload` reloads the partners.
+/// Runs the daemon until `shutdown` completes; each message on `reload` (SIGHUP) and every
+/// change in the partner directory reloads the partners.
 pub async fn run_with_reload(
     config: GatewayConfig,
     shutdown: impl Future<Output = ()>,
-    mut reload: Option<mpsc::Receiver<()>>,
+    reload: Option<mpsc::Receiver<()>>,
 ) -> Result<(), AppError> {
+    let (_partner_watch, reload) = crate::reload::reload_requests(&config.partners, reload);
+    let mut reload = Some(reload);
     let book = load_partners(&config.partners)?;
     info!(partners = book.partners.len(), dir = %config.partners.display(), "Partners loaded.");
     let sink = match &config.erp {
@@ -209,8 +214,26 @@ pub async fn run_with_reload(
         &writer,
         &stop,
     );
+    tasks.spawn(crate::systemd::watchdog(writer.clone(), stop.clone()));
     drop(writer);
+    // The API outlives the other tasks: /readyz answers 503 while they drain.
+    let (api_trigger, api_stop) = shutdown::channel();
+    let api_task = match &config.api {
+        Some(api) => {
+            let state = Arc::new(crate::api::ApiState::new(
+                api,
+                config.database(),
+                config.state.clone(),
+                stop.clone(),
+            )?);
+            let listener = crate::api::bind(api).await?;
+            info!(listen = %api.listen, "HTTP API listening.");
+            Some(tokio::spawn(crate::api::serve(listener, state, api_stop)))
+        }
+        None => None,
+    };
     info!(spool = %config.spool.display(), "edigate is running.");
+    crate::systemd::ready("running");
 
     let mut failure = None;
     tokio::pin!(shutdown);
@@ -238,7 +261,20 @@ pub async fn run_with_reload(
                 }
                 match load_partners(&config.partners) {
                     Ok(book) => {
-                        info!(partners = book.partners.len(), "Partners reloaded.");
+                        let changes = crate::reload::PartnerChanges::between(
+                            &book_tx.borrow().partners,
+                            &book.partners,
+                        );
+                        if changes.is_empty() {
+                            continue;
+                        }
+                        info!(
+                            partners = book.partners.len(),
+                            added = ?changes.added,
+                            changed = ?changes.changed,
+                            removed = ?changes.removed,
+                            "Partners reloaded."
+                        );
                         spool_tx.send_replace(Arc::new(book.spool_partners()));
                         book_tx.send_replace(Arc::new(book));
                     }
@@ -247,6 +283,7 @@ pub async fn run_with_reload(
             }
         }
     }
+    crate::systemd::stopping();
     trigger.fire();
     while let Some(r) = tasks.join_next().await {
         if let Err(e) = r {
@@ -255,6 +292,10 @@ pub async fn run_with_reload(
     }
     // Every writer handle is gone now; the writer thread drains and closes the database.
     let _ = tokio::task::spawn_blocking(move || writer_thread.join()).await;
+    api_trigger.fire();
+    if let Some(t) = api_task {
+        let _ = t.await;
+    }
     info!("edigate stopped.");
     match failure {
         Some(e) => Err(e),

@@ -198,6 +198,7 @@ async fn send_run(
             result.release.push(job.delivery_id);
             break;
         }
+        let started = Instant::now();
         let attempt = sink
             .deliver(Delivery {
                 id: &job.record_id,
@@ -208,6 +209,18 @@ async fn send_run(
             .await;
         result.failures.push(attempt.is_failure());
         let (outcome, go_on) = outcome(&job, attempt, backoff, max_attempts);
+        crate::events::DeliveryAttempted {
+            record: &job.record_id,
+            partner: &job.partner,
+            correlation: &job.correlation_id,
+            outcome: match &outcome {
+                DeliveryOutcome::Delivered { .. } => crate::events::DeliveryOutcome::Delivered,
+                DeliveryOutcome::Retry { .. } => crate::events::DeliveryOutcome::Retry,
+                DeliveryOutcome::Dead { .. } => crate::events::DeliveryOutcome::Dead,
+            },
+            took: started.elapsed(),
+        }
+        .emit();
         result.outcomes.push(outcome);
         if !go_on {
             break;

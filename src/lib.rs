@@ -15,17 +15,25 @@
 //! - [`writer`]: the single thread that owns the store.
 //! - [`forwarder`]: claims due deliveries, hands them to a sink, records outcomes.
 //! - [`app`]: wiring of the daemon.
+//! - [`events`]: observable events (a log line and a metric each) and the metrics registry.
+//! - [`api`]: the HTTP API: health, Prometheus metrics, status and replay.
+//! - [`reload`]: live partner changes (directory watch and SIGHUP).
+//! - [`systemd`]: readiness, stopping and watchdog notifications.
 //! - [`shutdown`]: the shutdown signal every loop selects on.
 
+pub mod api;
 pub mod app;
 pub mod canonical;
 pub mod config;
+pub mod events;
 pub mod flat;
 pub mod forwarder;
 pub mod intake;
+pub mod reload;
 pub mod shutdown;
 pub mod sinks;
 pub mod sources;
 pub mod store;
+pub mod systemd;
 pub mod writer;
 pub mod x12;

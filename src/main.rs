@@ -26,6 +26,26 @@ use edigate::x12::report::ReportVisitor;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log format for `run`: the journal when stderr is journald's (under systemd), else text;
+    /// or JSON lines.
+    #[arg(long, value_enum, default_value = "auto", global = true)]
+    log_format: LogFormat,
+    /// Where secrets (token files) are looked up by file name before their configured path,
+    /// when `$CREDENTIALS_DIRECTORY` (systemd's LoadCredential=) is not set.
+    #[arg(long, value_name = "DIR", global = true)]
+    credentials_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// The journal under systemd, text otherwise.
+    Auto,
+    /// Human-readable text on stderr.
+    Text,
+    /// One JSON object per line on stderr.
+    Json,
+    /// Structured entries to journald.
+    Journal,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -85,6 +105,21 @@ enum Command {
     Run {
         #[command(flatten)]
         config: ConfigArg,
+    },
+    /// Write the man page and shell completions under DIR (man/, completions/); for packaging.
+    #[command(hide = true)]
+    GenerateAssets {
+        /// Output directory.
+        dir: PathBuf,
+    },
+    /// Check the gateway file and every partner file without starting anything: every problem
+    /// with file:line:column and a hint; exit 1 if there is any. No network.
+    CheckConfig {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print nothing when the configuration is good.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Counts per state, oldest pending delivery, dead letters, per partner.
     Status {
@@ -412,9 +447,72 @@ fn validate(
     Ok(worst)
 }
 
+/// `edigate generate-assets DIR`: man pages (one per command) and completions for bash, zsh
+/// and fish.
+fn generate_assets(dir: &Path) -> Result<u8> {
+    use clap::CommandFactory;
+    let man = dir.join("man");
+    let completions = dir.join("completions");
+    for d in [&man, &completions] {
+        std::fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
+    }
+    let cmd = Cli::command();
+    clap_mangen::generate_to(cmd.clone(), &man)
+        .with_context(|| format!("cannot write man pages to {}", man.display()))?;
+    for shell in [
+        clap_complete::Shell::Bash,
+        clap_complete::Shell::Zsh,
+        clap_complete::Shell::Fish,
+    ] {
+        clap_complete::generate_to(shell, &mut cmd.clone(), "edigate", &completions)
+            .with_context(|| format!("cannot write completions to {}", completions.display()))?;
+    }
+    Ok(0)
+}
+
+/// `edigate check-config`: 0 when everything is good, 1 with every problem on stderr.
+fn check_config(config: &ConfigArg, quiet: bool) -> Result<u8> {
+    match edigate::config::check::check_all(config.config.as_deref(), Path::new(".")) {
+        Ok(checked) => {
+            if !quiet {
+                println!(
+                    "{}: good ({} partner{}).",
+                    config.config.as_deref().map_or_else(
+                        || "default configuration".into(),
+                        |p| p.display().to_string()
+                    ),
+                    checked.partners.len(),
+                    if checked.partners.len() == 1 { "" } else { "s" }
+                );
+            }
+            Ok(0)
+        }
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            eprintln!(
+                "edigate: {} problem{} in the configuration.",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" }
+            );
+            Ok(1)
+        }
+    }
+}
+
 /// Runs the daemon until SIGTERM or SIGINT; SIGHUP reloads partners.
 fn run_daemon(config: &ConfigArg) -> Result<u8> {
     use tokio::signal::unix::{SignalKind, signal};
+    // The same check as `edigate check-config`, before anything is opened.
+    if let Err(problems) =
+        edigate::config::check::check_all(config.config.as_deref(), Path::new("."))
+    {
+        anyhow::bail!(
+            "the configuration has problems; nothing was started:\n{}",
+            join(&problems)
+        );
+    }
     let config = config.load()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -513,13 +611,60 @@ fn operator(command: Command) -> Result<u8> {
     Ok(0)
 }
 
-fn init_tracing() {
+/// Whether stderr is connected to journald (`$JOURNAL_STREAM` names its device and inode).
+fn stderr_is_journal() -> bool {
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = stream.to_str().and_then(|s| s.split_once(':')) else {
+        return false;
+    };
+    match rustix::fs::fstat(io::stderr()) {
+        Ok(st) => dev.parse() == Ok(st.st_dev) && ino.parse() == Ok(st.st_ino),
+        Err(_) => false,
+    }
+}
+
+fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr)
-        .try_init();
+    let journal = match format {
+        LogFormat::Journal => true,
+        LogFormat::Auto => stderr_is_journal(),
+        LogFormat::Text | LogFormat::Json => false,
+    };
+    if journal {
+        match tracing_journald::layer() {
+            Ok(layer) => {
+                let _ = tracing_subscriber::registry()
+                    .with(filter)
+                    .with(
+                        layer
+                            .with_syslog_identifier("edigate".into())
+                            .with_field_prefix(None),
+                    )
+                    .try_init();
+                return;
+            }
+            Err(e) => eprintln!("edigate: cannot log to the journal ({e}); logging text to stderr"),
+        }
+    }
+    if format == LogFormat::Json {
+        let _ = tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(io::stderr)
+            .try_init();
+    } else {
+        use std::io::IsTerminal;
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(io::stderr().is_terminal())
+            .with_writer(io::stderr)
+            .try_init();
+    }
 }
 
 /// `edigate fingerprint HOST[:PORT]`.
@@ -562,11 +707,16 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Some(dir) = cli.credentials_dir {
+        edigate::config::secrets::set_credentials_dir(dir);
+    }
     let result = match cli.command {
         Command::Run { config } => {
-            init_tracing();
+            init_tracing(cli.log_format);
             run_daemon(&config)
         }
+        Command::CheckConfig { config, quiet } => check_config(&config, quiet),
+        Command::GenerateAssets { dir } => generate_assets(&dir),
         c @ (Command::Status { .. }
         | Command::DeadLetters { .. }
         | Command::Replay { .. }

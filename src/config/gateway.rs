@@ -21,6 +21,11 @@
 //! max_attempts = 0
 //! backoff_base = "1s"
 //! backoff_max = "5m"
+//!
+//! [api]                              # the HTTP API: health, metrics, status (always on)
+//! listen = "127.0.0.1:9464"
+//! token_file = "/etc/edigate/api-token"  # bearer token for /v1/...; without it /v1 is refused
+//! min_free_disk = "512MiB"           # /readyz fails below this on the state file system
 //! ```
 //!
 //! Relative paths are resolved against the directory of the gateway file. Every problem is
@@ -54,6 +59,26 @@ pub struct GatewayFile {
     /// Delivery policy towards the ERP.
     #[serde(default)]
     pub forwarder: Option<ForwarderFile>,
+    /// The HTTP API (health, metrics, status).
+    #[serde(default)]
+    pub api: Option<ApiFile>,
+}
+
+/// The `[api]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiFile {
+    /// Address and port to listen on (default `"127.0.0.1:9464"`).
+    #[serde(default)]
+    pub listen: Option<Spanned<String>>,
+    /// A file holding the bearer token `/v1/...` requires; read at start-up, surrounding
+    /// whitespace trimmed, never logged. Without it every `/v1` request is refused.
+    #[serde(default)]
+    pub token_file: Option<Spanned<PathBuf>>,
+    /// `/readyz` reports not ready when the state file system has less free space than this
+    /// (default `"512MiB"`; units B, KiB, MiB, GiB).
+    #[serde(default)]
+    pub min_free_disk: Option<Spanned<String>>,
 }
 
 /// The `[paths]` table.
@@ -162,6 +187,29 @@ pub struct GatewayConfig {
     pub intake_workers: usize,
     /// Delivery policy.
     pub forwarder: ForwarderSettings,
+    /// The HTTP API (`None`: not started, the local default).
+    pub api: Option<ApiConfig>,
+}
+
+/// Checked `[api]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// Listen address.
+    pub listen: std::net::SocketAddr,
+    /// Bearer token file for `/v1`.
+    pub token_file: Option<PathBuf>,
+    /// Free bytes below which `/readyz` fails.
+    pub min_free_disk: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 9464)),
+            token_file: None,
+            min_free_disk: 512 << 20,
+        }
+    }
 }
 
 /// Checked `[erp]`.
@@ -247,6 +295,7 @@ impl GatewayConfig {
             spool_settings: SpoolSettings::default(),
             intake_workers: default_workers(),
             forwarder: ForwarderSettings::default(),
+            api: None,
         }
     }
 
@@ -399,7 +448,39 @@ impl Ctx<'_> {
             },
             intake_workers,
             forwarder,
+            api: Some(self.check_api(base, raw.api.as_ref())),
         }
+    }
+
+    fn check_api(&mut self, base: &Path, a: Option<&ApiFile>) -> ApiConfig {
+        let mut api = ApiConfig::default();
+        let Some(a) = a else { return api };
+        if let Some(l) = &a.listen {
+            match l.get_ref().parse() {
+                Ok(addr) => api.listen = addr,
+                Err(_) => self.err(
+                    l.span().start,
+                    format!(
+                        "listen {:?} is not an address and port like \"127.0.0.1:9464\"",
+                        l.get_ref()
+                    ),
+                ),
+            }
+        }
+        api.token_file = a.token_file.as_ref().map(|t| base.join(t.get_ref()));
+        if let Some(m) = &a.min_free_disk {
+            match parse_size(m.get_ref()) {
+                Some(n) => api.min_free_disk = n,
+                None => self.err(
+                    m.span().start,
+                    format!(
+                        "min_free_disk {:?} is not a size like \"512MiB\" or \"2GiB\"",
+                        m.get_ref()
+                    ),
+                ),
+            }
+        }
+        api
     }
 
     fn check_erp(&mut self, base: &Path, e: &ErpFile) -> ErpConfig {
@@ -461,6 +542,25 @@ impl Ctx<'_> {
             ),
         }
     }
+}
+
+/// Parses a size: `"1024"`, `"64KiB"`, `"512MiB"`, `"2GiB"` (also `KB`/`MB`/`GB` as powers of 1000).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let mult: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return None,
+    };
+    n.checked_mul(mult)
 }
 
 /// Parses a human duration: `"250ms"`, `"10s"`, `"5m"`, `"90d"`, `"1h 30m"`.

@@ -3,8 +3,10 @@
 //! Every file is checked when it is loaded, and every problem is reported with `file:line:column`
 //! so an operator can fix all of them in one pass.
 
+pub mod check;
 pub mod gateway;
 pub mod partner;
+pub mod secrets;
 pub mod transport;
 
 pub use gateway::GatewayConfig;

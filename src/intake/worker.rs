@@ -229,9 +229,10 @@ pub fn process_file(
         };
     }
 
+    let started = std::time::Instant::now();
     if !looks_like_x12(&file.path).map_err(io_err("cannot read"))? {
         let intake = translate_other(book, file, sha256, size)?;
-        return record_and_finalize(ctx, file, intake);
+        return record_and_finalize(ctx, file, intake, started);
     }
     let options = book.ack_options(&file.partner);
     let (verdicts, counts) =
@@ -268,7 +269,7 @@ pub fn process_file(
         });
     };
     let intake = t.into_intake(file, sha256, size);
-    record_and_finalize(ctx, file, intake)
+    record_and_finalize(ctx, file, intake, started)
 }
 
 /// Whether the file's content is X12 (by content, never by name).
@@ -354,11 +355,18 @@ fn record_and_finalize(
     ctx: &IntakeContext,
     file: &ClaimedFile,
     intake: FileIntake,
+    started: std::time::Instant,
 ) -> Result<Processed, IntakeError> {
     let store_err = |source| IntakeError::Store {
         file: file.path.display().to_string(),
         source,
     };
+    let correlation = intake.correlation_id.clone();
+    let isa13: Vec<String> = intake
+        .interchanges
+        .iter()
+        .map(|i| i.isa13.clone())
+        .collect();
     let state = intake.state;
     let reason = intake.reason.clone();
     let had_acks = !intake.acks.is_empty();
@@ -373,14 +381,17 @@ fn record_and_finalize(
         warn!(partner = %file.partner, file = %file.name, isa13 = %isa13, "ISA13 reused with different content; processed anyway.");
     }
     let final_path = finalize(ctx, file, recorded.file_id, state, reason.as_deref())?;
-    info!(
-        partner = %file.partner,
-        file = %file.name,
-        state = %state.as_str(),
-        records = recorded.new_records,
-        duplicate_records = recorded.duplicate_records,
-        "File recorded."
-    );
+    crate::events::FileRecorded {
+        partner: &file.partner,
+        file: &file.name,
+        correlation: &correlation,
+        isa13: &isa13.join(","),
+        state: state.as_str(),
+        records: recorded.new_records,
+        duplicate_records: recorded.duplicate_records,
+        took: started.elapsed(),
+    }
+    .emit();
     Ok(Processed::Recorded {
         state,
         new_records: recorded.new_records,

@@ -140,7 +140,7 @@ fn describe(e: &reqwest::Error) -> String {
 }
 
 fn read_token(path: &Path) -> Result<Token, SinkError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SinkError::Token {
+    let text = crate::config::secrets::read_secret(path).map_err(|source| SinkError::Token {
         path: path.display().to_string(),
         source,
     })?;

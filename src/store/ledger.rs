@@ -29,7 +29,7 @@ pub struct AckOut {
     pub text: String,
 }
 
-const FILE_COLUMNS: &str = "id, partner, name, sha256, size, received_at, finalized_at, state, \
+pub(crate) const FILE_COLUMNS: &str = "id, partner, name, sha256, size, received_at, finalized_at, state, \
      reason, correlation_id, final_path";
 
 pub(crate) fn file_from_row(r: &Row<'_>) -> rusqlite::Result<FileRow> {

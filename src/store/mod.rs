@@ -47,6 +47,7 @@
 
 pub mod counters;
 pub mod ledger;
+pub mod metrics;
 pub mod outbox;
 pub mod queries;
 pub mod schema;

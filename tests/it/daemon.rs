@@ -535,7 +535,8 @@ async fn sigkill_at_random_moments_loses_nothing_and_doubles_nothing() {
             "[paths]\nspool = \"spool\"\nstate = \"state\"\npartners = {:?}\n\
              [erp]\nurl = \"http://{addr}/edi\"\ntimeout = \"2s\"\n\
              [spool]\nquiet_period = \"0s\"\nrescan_interval = \"200ms\"\n\
-             [forwarder]\nbackoff_base = \"20ms\"\nbackoff_max = \"200ms\"\nbreaker_cooldown = \"100ms\"\n",
+             [forwarder]\nbackoff_base = \"20ms\"\nbackoff_max = \"200ms\"\nbreaker_cooldown = \"100ms\"\n\
+             [api]\nlisten = \"127.0.0.1:0\"\n",
             repo_partners().display().to_string()
         ),
     )
@@ -772,4 +773,62 @@ async fn flat_files_and_zip_archives_in_the_spool_become_records() {
         walk(&c.spool.join("northgate/archive")).len() == 1,
         "the archive was archived"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_file_added_and_removed_while_running_is_picked_up_and_dropped() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (stub, addr) = start_stub().await;
+    let mut c = config(dir.path(), Some(addr));
+    c.partners = dir.path().join("partners");
+    std::fs::create_dir_all(&c.partners).expect("partners dir");
+    let daemon = start(c.clone());
+    // Let the daemon come up without Bramblewood.
+    wait_for("the spool root", Duration::from_secs(10), || {
+        c.spool.is_dir()
+    })
+    .await;
+    assert!(!inbox(&c).exists());
+
+    let text = std::fs::read_to_string(repo_partners().join("bramblewood.toml")).expect("example");
+    std::fs::write(c.partners.join("bramblewood.toml"), text).expect("add partner");
+    wait_for("Bramblewood's in/ folder", Duration::from_secs(10), || {
+        inbox(&c).is_dir()
+    })
+    .await;
+    let expected = drop_orders(&c, 5000, 1, 2);
+    wait_for("its records at the ERP", Duration::from_secs(10), || {
+        stub.committed() == expected
+    })
+    .await;
+
+    // An invalid change (a broken file beside it) is refused: Bramblewood stays in force.
+    std::fs::write(c.partners.join("broken.toml"), "id = 3\n").expect("broken file");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let more = drop_orders(&c, 5002, 1, 1);
+    let expected: HashSet<String> = expected.union(&more).cloned().collect();
+    wait_for(
+        "records sent while the change was refused",
+        Duration::from_secs(10),
+        || stub.committed() == expected,
+    )
+    .await;
+    std::fs::remove_file(c.partners.join("broken.toml")).expect("remove broken");
+
+    std::fs::remove_file(c.partners.join("bramblewood.toml")).expect("remove partner");
+    // The reload settles for 300 ms; rescans run every 250 ms.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    drop_file(&inbox(&c), "after.edi", &order_file(5001, 1));
+    // Its folder is an unknown partner's now: the file is quarantined, not accepted.
+    let quarantined = c.spool.join("bramblewood/quarantine/after.edi");
+    wait_for(
+        "the second file in quarantine",
+        Duration::from_secs(10),
+        || quarantined.exists(),
+    )
+    .await;
+    daemon.stop().await;
+    let s = status(&c);
+    assert_eq!(s.files.get("accepted"), Some(&2), "{:?}", s.files);
+    assert_eq!(stub.committed(), expected, "nothing more reached the ERP");
 }

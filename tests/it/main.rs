@@ -1,5 +1,8 @@
 //! edigate's integration tests: one binary, one module per area.
 
+mod api;
+mod appliance;
+mod check_config;
 mod daemon;
 mod ftp;
 mod fuzz_seeds;
