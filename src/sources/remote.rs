@@ -574,8 +574,13 @@ impl RemotePoller {
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     self.disconnect();
-                    warn!(partner = %self.partner, error = %e, failures, "Remote poll failed; reconnecting with backoff.");
                     let msg = e.to_string();
+                    // Logs the failure and counts it in edigate_poll_errors_total{partner}.
+                    crate::events::PollFailed {
+                        partner: &self.partner,
+                        error: &msg,
+                    }
+                    .emit();
                     let p = self.partner.clone();
                     let _ = self
                         .store(move |s| s.transport_error(&p, "inbound", &msg))
