@@ -322,6 +322,21 @@ pub fn check_connection(
         },
     };
     let resolve = |p: &Spanned<PathBuf>| dir.join(p.get_ref());
+    // Secrets must be readable now, not at the first poll (check-config reports them).
+    for (what, file) in [
+        ("key_file", &keys.key_file),
+        ("password_file", &keys.password_file),
+        ("passphrase_file", &keys.passphrase_file),
+    ] {
+        if let Some(f) = file
+            && let Err(e) = std::fs::File::open(resolve(f))
+        {
+            problems.push((
+                f.span().start,
+                format!("{what} {} cannot be read: {e}", resolve(f).display()),
+            ));
+        }
+    }
     let auth = match (&keys.key_file, &keys.password_file) {
         (Some(k), None) => Some(Auth::Key {
             key_file: resolve(k),

@@ -255,3 +255,29 @@ fn a_token_is_read_from_the_credentials_directory_by_file_name() {
         .expect("run");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
 }
+
+#[test]
+fn transport_settings_are_checked_without_touching_the_network() {
+    let sftp = "id = \"acme\"\nname = \"Acme\"\n\n[inbound]\nsource = \"sftp\"\nhost = \"127.0.0.1\"\nuser = \"edi\"\nkey_file = \"keys/missing\"\nhost_key = \"not-a-fingerprint\"\nremote_dir = \"/outbound\"\npattern = \"*.{edi\"\n";
+    let (_dir, config) = setup(GATEWAY, &[("acme.toml", sftp)]);
+    let p = problems(&config);
+    let l = located(&p);
+    let messages: Vec<&str> = l.iter().map(|e| e.3.as_str()).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("key_file") && m.contains("cannot be read")),
+        "{l:?}"
+    );
+    assert!(messages.iter().any(|m| m.contains("host_key")), "{l:?}");
+    assert!(
+        l.iter().any(|e| e.0 == "acme.toml" && e.1 == 8),
+        "the key file is located at its line: {l:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("pattern") || m.contains("glob")),
+        "a bad glob is reported: {l:?}"
+    );
+}
