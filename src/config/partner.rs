@@ -1047,6 +1047,8 @@ target = "line.quantity"
             "after = \"move:/outbound/archive\"\n",
             "[outbound]\ntarget = \"sftp\"\nremote_dir = \"/inbound\"\n",
         );
+        std::fs::create_dir_all(dir.path().join("keys")).expect("keys dir");
+        std::fs::write(dir.path().join("keys/a"), "key").expect("key file");
         let p = Partner::parse(&file, text).expect("valid");
         let r = p.remote_inbound.expect("remote");
         assert_eq!(r.conn.port, 22);
@@ -1073,9 +1075,11 @@ target = "line.quantity"
 
     #[test]
     fn remote_problems_are_reported_where_they_are() {
-        let errs = parse(concat!(
-            "id = \"a\"\nname = \"A\"\n[inbound]\nsource = \"sftp\"\nhost = \"h\"\n",
-            "user = \"u\"\npassword_file = \"/p\"\nremote_dir = \"/r\"\nafter = \"shred\"\n",
+        // A password file that exists: these cases are about the other keys.
+        let secret = tempfile::NamedTempFile::new().expect("temp file");
+        let pw = secret.path().display().to_string();
+        let errs = parse(&format!(
+            "id = \"a\"\nname = \"A\"\n[inbound]\nsource = \"sftp\"\nhost = \"h\"\nuser = \"u\"\npassword_file = \"{pw}\"\nremote_dir = \"/r\"\nafter = \"shred\"\n",
         ))
         .expect_err("no host_key, bad after");
         let shown: Vec<String> = errs.iter().map(ToString::to_string).collect();
@@ -1088,10 +1092,8 @@ target = "line.quantity"
             shown[1].contains(":9:") && shown[1].contains("after"),
             "{shown:#?}"
         );
-        let errs = parse(concat!(
-            "id = \"a\"\nname = \"A\"\n[inbound]\nsource = \"ftp\"\nhost = \"h\"\n",
-            "user = \"u\"\npassword_file = \"/p\"\nremote_dir = \"/r\"\nafter = \"delete\"\n",
-            "tls = \"none\"\n",
+        let errs = parse(&format!(
+            "id = \"a\"\nname = \"A\"\n[inbound]\nsource = \"ftp\"\nhost = \"h\"\nuser = \"u\"\npassword_file = \"{pw}\"\nremote_dir = \"/r\"\nafter = \"delete\"\ntls = \"none\"\n",
         ))
         .expect_err("plaintext needs consent");
         assert!(
