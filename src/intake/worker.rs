@@ -41,8 +41,8 @@ use crate::store::{
 use crate::writer::{StoreWriter, WriteError};
 use crate::x12::ack::{AckBuilder, AckKind, AckOptions, ControlNumbers};
 use crate::x12::envelope::{
-    EngineConfig, FileSummary, Group, GroupOutcome, Interchange, InterchangeOutcome, SetHeader,
-    SetOutcome, Verdict, Visitor, run,
+    EngineConfig, FileSummary, Group, GroupOutcome, Interchange, InterchangeOutcome, SetOutcome,
+    Verdict, Visitor, run,
 };
 use crate::x12::finding::{CodeKind, Finding};
 use crate::x12::lexer::Limits;
@@ -523,48 +523,6 @@ fn engine_config(profiles: &Profiles) -> EngineConfig<'_> {
     }
 }
 
-/// Runs two visitors over one pass.
-struct Both<'a, A, B>(&'a mut A, &'a mut B);
-
-impl<A: Visitor, B: Visitor> Visitor for Both<'_, A, B> {
-    fn interchange_start(&mut self, ic: &Interchange) {
-        self.0.interchange_start(ic);
-        self.1.interchange_start(ic);
-    }
-    fn ta1(&mut self, ic: &Interchange, seg: &Segment<'_>) {
-        self.0.ta1(ic, seg);
-        self.1.ta1(ic, seg);
-    }
-    fn group_start(&mut self, ic: &Interchange, group: &Group) {
-        self.0.group_start(ic, group);
-        self.1.group_start(ic, group);
-    }
-    fn set_start(&mut self, ic: &Interchange, group: &Group, set: &SetHeader) {
-        self.0.set_start(ic, group, set);
-        self.1.set_start(ic, group, set);
-    }
-    fn set_segment(&mut self, seg: &Segment<'_>, position: u32) {
-        self.0.set_segment(seg, position);
-        self.1.set_segment(seg, position);
-    }
-    fn set_end(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) {
-        self.0.set_end(ic, group, outcome);
-        self.1.set_end(ic, group, outcome);
-    }
-    fn group_end(&mut self, ic: &Interchange, outcome: &GroupOutcome) {
-        self.0.group_end(ic, outcome);
-        self.1.group_end(ic, outcome);
-    }
-    fn interchange_end(&mut self, outcome: &InterchangeOutcome) {
-        self.0.interchange_end(outcome);
-        self.1.interchange_end(outcome);
-    }
-    fn file_finding(&mut self, finding: &Finding) {
-        self.0.file_finding(finding);
-        self.1.file_finding(finding);
-    }
-}
-
 /// Counts the acknowledgment interchanges and groups the ack builder will number, deciding as
 /// it does (x12/ack.rs: a TA1 when asked for or the envelope has findings; one functional group
 /// per received non-`FA` group of an accepted interchange; nothing for TA1-only interchanges).
@@ -620,7 +578,7 @@ fn first_pass(
     run(
         fs::File::open(path)?,
         engine_config(profiles),
-        &mut Both(&mut verdicts, &mut count),
+        &mut (&mut verdicts, &mut count),
     )?;
     Ok((verdicts, (count.interchanges, count.groups)))
 }
@@ -798,8 +756,8 @@ fn translate(
     let summary = {
         let mut translator = Translator::new(profiles, verdicts, &mut tracker, &info, &mut out);
         let summary = {
-            let mut both = Both(&mut builder, &mut rows);
-            let mut all = Both(&mut translator, &mut both);
+            let mut both = (&mut builder, &mut rows);
+            let mut all = (&mut translator, &mut both);
             run(fs::File::open(path)?, config, &mut all)?
         };
         translator.finish()?;

@@ -1100,6 +1100,37 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
     }
 }
 
+/// A visitor borrowed mutably is a visitor (so `(&mut a, &mut b)` pairs borrowed visitors).
+impl<V: Visitor + ?Sized> Visitor for &mut V {
+    fn interchange_start(&mut self, ic: &Interchange) {
+        (**self).interchange_start(ic);
+    }
+    fn ta1(&mut self, ic: &Interchange, seg: &Segment<'_>) {
+        (**self).ta1(ic, seg);
+    }
+    fn group_start(&mut self, ic: &Interchange, group: &Group) {
+        (**self).group_start(ic, group);
+    }
+    fn set_start(&mut self, ic: &Interchange, group: &Group, set: &SetHeader) {
+        (**self).set_start(ic, group, set);
+    }
+    fn set_segment(&mut self, seg: &Segment<'_>, position: u32) {
+        (**self).set_segment(seg, position);
+    }
+    fn set_end(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) {
+        (**self).set_end(ic, group, outcome);
+    }
+    fn group_end(&mut self, ic: &Interchange, outcome: &GroupOutcome) {
+        (**self).group_end(ic, outcome);
+    }
+    fn interchange_end(&mut self, outcome: &InterchangeOutcome) {
+        (**self).interchange_end(outcome);
+    }
+    fn file_finding(&mut self, finding: &Finding) {
+        (**self).file_finding(finding);
+    }
+}
+
 /// Two visitors fed the same events, in order.
 impl<A: Visitor, B: Visitor> Visitor for (A, B) {
     fn interchange_start(&mut self, ic: &Interchange) {
