@@ -190,6 +190,9 @@ pub struct SyntaxNote {
     pub positions: Vec<usize>,
     /// The note as written.
     pub text: String,
+    /// The smallest of `positions` (a note whose elements all lie beyond those sent is skipped
+    /// on this alone).
+    pub first: usize,
 }
 
 /// A segment definition.
@@ -887,6 +890,7 @@ fn parse_syntax(note: &str, count: usize) -> Result<SyntaxNote, String> {
     }
     Ok(SyntaxNote {
         kind: bytes[0],
+        first: positions.iter().copied().min().unwrap_or(0),
         positions,
         text: note.to_string(),
     })

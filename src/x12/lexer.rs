@@ -16,6 +16,7 @@ use memchr::memmem;
 
 use super::delimiters::{Delimiters, Terminator, plausible_delimiter};
 use super::isa::{IsaHeader, IsaParse, parse_isa};
+use super::scan::block_masks;
 use super::segment::Segment;
 
 /// Bounds on what the tokenizer holds in memory.
@@ -103,6 +104,19 @@ pub struct Tokenizer<R> {
     seg_offset: u64,
     unterminated: bool,
     lowercase: bool,
+    masks: MaskCache,
+}
+
+/// The delimiter bitmaps of the 64-byte block at `base` in the buffer, with the bits already
+/// consumed cleared. Invalid once the buffer's contents move.
+#[derive(Debug, Clone, Copy, Default)]
+struct MaskCache {
+    valid: bool,
+    base: usize,
+    element: u64,
+    stop: u64,
+    element_byte: u8,
+    term_byte: u8,
 }
 
 fn is_padding(b: u8) -> bool {
@@ -140,6 +154,7 @@ impl<R: Read> Tokenizer<R> {
             seg_offset: 0,
             unterminated: false,
             lowercase: false,
+            masks: MaskCache::default(),
         }
     }
 
@@ -159,6 +174,7 @@ impl<R: Read> Tokenizer<R> {
             return Ok(false);
         }
         if self.pos > 0 {
+            self.masks.valid = false;
             self.buf.copy_within(self.pos..self.end, 0);
             self.base += self.pos as u64;
             self.end -= self.pos;
@@ -452,27 +468,63 @@ impl<R: Read> Tokenizer<R> {
         Ok(Step::Ready(ready))
     }
 
-    /// The hot path for one-byte terminators: one memchr3 pass finds the element boundaries, the
-    /// terminator and any line break (a line break inside a segment sends it to the slow path).
+    /// The hot path for one-byte terminators: walks the delimiter bitmaps of 64-byte blocks
+    /// ([`block_masks`], cached across segments) to find the element boundaries, the terminator
+    /// and any line break. A line break inside a segment, or a segment that runs within 64 bytes
+    /// of the buffer's end, goes to the slow path.
     fn fast_segment(&mut self, element: u8, term: u8) -> Option<Step<'static>> {
         let start = self.pos;
-        let hay = &self.buf[start..self.end];
-        self.bounds.clear();
-        let mut el_start = 0u32;
-        let mut end = None;
-        // Segments are short: a plain byte loop beats setting up a vector search per segment.
-        for (i, &b) in hay.iter().enumerate() {
-            if b == term {
-                end = Some(i);
-                break;
-            } else if b == element {
-                self.bounds.push((el_start, i as u32));
-                el_start = i as u32 + 1;
-            } else if b == b'\n' {
-                return None; // wrapped line: the slow path removes the breaks
-            }
+        let cache = &mut self.masks;
+        if !(cache.valid
+            && cache.element_byte == element
+            && cache.term_byte == term
+            && start >= cache.base
+            && start < cache.base + 64)
+        {
+            let m = block_masks(self.buf.get(start..self.end)?, element, term)?;
+            *cache = MaskCache {
+                valid: true,
+                base: start,
+                element: m.element,
+                stop: m.stop,
+                element_byte: element,
+                term_byte: term,
+            };
         }
-        let seg_len = end?;
+        // Bits below the segment's start were consumed (or were padding before it).
+        let below = start - cache.base;
+        let keep = !((1u64 << below) - 1);
+        cache.element &= keep;
+        cache.stop &= keep;
+        self.bounds.clear();
+        let mut el_start = start;
+        let seg_end = loop {
+            let hits = cache.element | cache.stop;
+            if hits == 0 {
+                let next = cache.base + 64;
+                let m = block_masks(self.buf.get(next..self.end)?, element, term)?;
+                cache.base = next;
+                cache.element = m.element;
+                cache.stop = m.stop;
+                continue;
+            }
+            let k = hits.trailing_zeros();
+            let at = cache.base + k as usize;
+            let bit = 1u64 << k;
+            if cache.stop & bit == 0 {
+                cache.element &= !bit;
+                self.bounds
+                    .push(((el_start - start) as u32, (at - start) as u32));
+                el_start = at + 1;
+            } else if self.buf[at] == term {
+                cache.stop &= !bit;
+                break at;
+            } else {
+                return None; // a line break inside the segment: the slow path removes it
+            }
+        };
+        let hay = &self.buf[start..seg_end];
+        let seg_len = hay.len();
         let mut trimmed = seg_len;
         while trimmed > 0 && matches!(hay[trimmed - 1], b' ' | b'\t' | b'\r') {
             trimmed -= 1;
@@ -480,13 +532,11 @@ impl<R: Read> Tokenizer<R> {
         if trimmed == 0 {
             return None; // empty segment: the slow path reports it
         }
+        let el_start = (el_start - start) as u32;
         self.bounds
             .push((el_start.min(trimmed as u32), trimmed as u32));
-        if let Some(last) = self.bounds.last_mut() {
-            last.0 = last.0.min(last.1);
-        }
         self.seg_offset = self.base + start as u64;
-        self.pos = start + seg_len + 1;
+        self.pos = seg_end + 1;
         self.unterminated = false;
         let (s, e) = self.bounds[0];
         let tag = &mut self.buf[start + s as usize..start + e as usize];

@@ -14,5 +14,6 @@ pub mod isa;
 pub mod lexer;
 pub mod policy;
 pub mod report;
+pub mod scan;
 pub mod segment;
 pub mod validate;

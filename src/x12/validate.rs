@@ -377,9 +377,20 @@ impl<'g> SetValidator<'g> {
             );
         }
         let checked = def.elements.len().min(count.max(def.last_mandatory));
+        // Most segments are plain printable ASCII with no repetition separator in them: their
+        // elements take the fast path, and only a value that fails it is checked (and reported)
+        // in full.
+        let plain = is_plain_ascii(seg.data)
+            && seg
+                .delimiters
+                .repetition
+                .is_none_or(|rep| memchr::memchr(rep, seg.data).is_none());
         for (i, ed) in def.elements[..checked].iter().enumerate() {
             let n = i + 1;
             let value = seg.element(n);
+            if plain && !is_blank(value) && self.plain_value_ok(ed, value) {
+                continue;
+            }
             if is_blank(value) {
                 if ed.mandatory {
                     self.element_finding(
@@ -413,7 +424,7 @@ impl<'g> SetValidator<'g> {
         }
         for note in &def.syntax {
             // A note whose elements all lie beyond those sent holds unless it requires one of them.
-            if note.kind != b'R' && note.positions.iter().all(|&p| p > last) {
+            if note.kind != b'R' && note.first > last {
                 continue;
             }
             // Presence as a small array (notes name at most a handful of elements): no allocation.
@@ -528,6 +539,49 @@ impl<'g> SetValidator<'g> {
                 self.check_value(seg, position, n, Some(c + 1), cd, v, out);
             }
         }
+    }
+
+    /// Whether a value of a plain-ASCII segment certainly passes [`Self::check_value`]; `false`
+    /// sends it to the full check, which decides and reports.
+    #[inline]
+    fn plain_value_ok(&self, ed: &ElementDef, v: &[u8]) -> bool {
+        let len = match ed.kind {
+            ElementType::An => v.len(),
+            ElementType::Id => {
+                if let Some(ci) = ed.codes {
+                    let list = &self.grammar.codes[ci];
+                    if list.complete && !list.contains(trim_spaces(v)) {
+                        return false;
+                    }
+                }
+                v.len()
+            }
+            ElementType::N(_) => {
+                let digits = v.strip_prefix(b"-").unwrap_or(v);
+                if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                    return false;
+                }
+                digits.len()
+            }
+            ElementType::R => match decimal_len(v) {
+                Some(l) => l,
+                None => return false,
+            },
+            ElementType::Dt => {
+                if !valid_date(v) {
+                    return false;
+                }
+                v.len()
+            }
+            ElementType::Tm => {
+                if !valid_time(v) {
+                    return false;
+                }
+                v.len()
+            }
+            ElementType::Composite => return false,
+        };
+        len >= ed.min as usize && len <= ed.max as usize
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -846,6 +900,33 @@ fn tag_name(tag: Tag) -> String {
         .to_string()
 }
 
+/// Whether every byte is printable ASCII (no control bytes, nothing at or above 0x7F), eight
+/// bytes at a time.
+fn is_plain_ascii(data: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Adding 0x60 to a byte below 0x20 leaves its high bit clear; 0x7F and up already have it or
+    // get it. Masking to 7 bits first keeps carries from crossing bytes.
+    const ADD: u64 = 0x6060_6060_6060_6060;
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let mut words = data.chunks_exact(8);
+    for chunk in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(b);
+        // printable: 0x20..=0x7E: high bit clear, (w & 0x7F) + 0x60 has its high bit set, and
+        // (w & 0x7F) + 1 does not.
+        let ge_space = (w & LOW7).wrapping_add(ADD) & HIGH;
+        let is_del = (w & LOW7).wrapping_add(0x0101_0101_0101_0101) & HIGH;
+        if w & HIGH != 0 || ge_space != HIGH || is_del != 0 {
+            return false;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .all(|&b| (0x20..0x7F).contains(&b))
+}
+
 fn is_blank(v: &[u8]) -> bool {
     v.iter().all(|b| *b == b' ')
 }
@@ -901,6 +982,20 @@ pub fn valid_time(v: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_ascii_is_printable_ascii_only() {
+        for b in 0u8..=255 {
+            let printable = (0x20..0x7F).contains(&b);
+            // The byte at every position of a 17-byte run (two words and a tail).
+            for at in 0..17 {
+                let mut v = vec![b'A'; 17];
+                v[at] = b;
+                assert_eq!(is_plain_ascii(&v), printable, "byte {b:#x} at {at}");
+            }
+        }
+        assert!(is_plain_ascii(b""));
+    }
 
     #[test]
     fn dates_and_times() {
