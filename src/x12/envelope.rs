@@ -19,7 +19,7 @@ use super::isa::{IsaHeader, IsaIssueKind, valid_hhmm};
 use super::lexer::{Limits, Token, Tokenizer};
 use super::policy::{Policy, Rule};
 use super::segment::Segment;
-use super::validate::{Findings, SetValidator, valid_date, valid_time};
+use super::validate::{Findings, SetValidator, ValidatorScratch, valid_date, valid_time};
 
 /// An open or finished interchange.
 #[derive(Debug, Clone)]
@@ -327,6 +327,7 @@ struct Engine<'g, 'v, V: Visitor> {
     summary: FileSummary,
     set_ordinal: u32,
     group_ordinal: u32,
+    scratch: Option<ValidatorScratch>,
 }
 
 /// Runs the engine over a source, pushing events to `visitor`.
@@ -345,6 +346,7 @@ pub fn run<R: Read, V: Visitor>(
         summary: FileSummary::default(),
         set_ordinal: 0,
         group_ordinal: 0,
+        scratch: None,
     };
     while let Some(token) = tokenizer.next_token()? {
         engine.token(token);
@@ -820,7 +822,12 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                     }
                     grammar_version = Some(g.version.clone());
                     if self.config.validate_grammar {
-                        validator = Some(SetValidator::new(g, policy, base.clone()));
+                        validator = Some(SetValidator::with_scratch(
+                            g,
+                            policy,
+                            base.clone(),
+                            self.scratch.take().unwrap_or_default(),
+                        ));
                     }
                 }
                 Resolution::UnknownSet | Resolution::UnsupportedVersion => {
@@ -920,6 +927,9 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                     format!("set {} has no SE trailer", set.header.control),
                 ));
             }
+        }
+        if let Some(v) = set.validator.take() {
+            self.scratch = Some(v.into_scratch());
         }
         let outcome = SetOutcome {
             header: set.header,

@@ -97,7 +97,7 @@ pub struct Tokenizer<R> {
     inside: Option<Delimiters>,
     close_after: bool,
     scratch: Vec<u8>,
-    bounds: Vec<(u32, u32)>,
+    bounds: Bounds,
     limits: Limits,
     junk: Option<(u64, u64)>,
     delims: Delimiters,
@@ -105,6 +105,43 @@ pub struct Tokenizer<R> {
     unterminated: bool,
     lowercase: bool,
     masks: MaskCache,
+}
+
+/// Element boundaries of the current segment. The storage only grows, and the count lives in
+/// its own field: handing out the slice right after the pushes then reads values the CPU can
+/// forward from its store buffer (a `Vec`'s pointer and length read together after a length
+/// update stalled the hot path).
+#[derive(Debug, Default)]
+struct Bounds {
+    store: Vec<(u32, u32)>,
+    len: usize,
+}
+
+impl Bounds {
+    #[inline(always)]
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    #[inline(always)]
+    fn push(&mut self, b: (u32, u32)) {
+        if self.len == self.store.len() {
+            self.store.resize((self.len * 2).max(32), (0, 0));
+        }
+        self.store[self.len] = b;
+        self.len += 1;
+    }
+
+    #[inline(always)]
+    fn as_slice(&self) -> &[(u32, u32)] {
+        &self.store[..self.len]
+    }
+
+    /// The tag's bounds (a segment always has them once split).
+    #[inline(always)]
+    fn first(&self) -> (u32, u32) {
+        self.as_slice().first().copied().unwrap_or((0, 0))
+    }
 }
 
 /// The delimiter bitmaps of the 64-byte block at `base` in the buffer, with the bits already
@@ -144,7 +181,7 @@ impl<R: Read> Tokenizer<R> {
             inside: None,
             close_after: false,
             scratch: Vec::new(),
-            bounds: Vec::with_capacity(64),
+            bounds: Bounds::default(),
             limits: Limits {
                 chunk,
                 max_segment: limits.max_segment.max(1024),
@@ -251,7 +288,7 @@ impl<R: Read> Tokenizer<R> {
         let segment = Segment {
             offset: self.seg_offset,
             data,
-            bounds: &self.bounds,
+            bounds: self.bounds.as_slice(),
             delimiters: &self.delims,
             lowercase_tag,
             unterminated: self.unterminated,
@@ -474,15 +511,17 @@ impl<R: Read> Tokenizer<R> {
     /// of the buffer's end, goes to the slow path.
     fn fast_segment(&mut self, element: u8, term: u8) -> Option<Step<'static>> {
         let start = self.pos;
-        let cache = &mut self.masks;
-        if !(cache.valid
-            && cache.element_byte == element
-            && cache.term_byte == term
-            && start >= cache.base
-            && start < cache.base + 64)
+        // Locals, not fields, in the loop: the bit masks and the bounds count stay in registers.
+        let buf = &self.buf[..self.end];
+        let mut c = self.masks;
+        if !(c.valid
+            && c.element_byte == element
+            && c.term_byte == term
+            && start >= c.base
+            && start < c.base + 64)
         {
-            let m = block_masks(self.buf.get(start..self.end)?, element, term)?;
-            *cache = MaskCache {
+            let m = block_masks(buf.get(start..)?, element, term)?;
+            c = MaskCache {
                 valid: true,
                 base: start,
                 element: m.element,
@@ -492,37 +531,42 @@ impl<R: Read> Tokenizer<R> {
             };
         }
         // Bits below the segment's start were consumed (or were padding before it).
-        let below = start - cache.base;
-        let keep = !((1u64 << below) - 1);
-        cache.element &= keep;
-        cache.stop &= keep;
-        self.bounds.clear();
+        let keep = !((1u64 << (start - c.base)) - 1);
+        c.element &= keep;
+        c.stop &= keep;
+        let store = &mut self.bounds.store;
+        let mut n = 0usize;
         let mut el_start = start;
         let seg_end = loop {
-            let hits = cache.element | cache.stop;
+            let hits = c.element | c.stop;
             if hits == 0 {
-                let next = cache.base + 64;
-                let m = block_masks(self.buf.get(next..self.end)?, element, term)?;
-                cache.base = next;
-                cache.element = m.element;
-                cache.stop = m.stop;
+                let next = c.base + 64;
+                let m = block_masks(buf.get(next..)?, element, term)?;
+                c.base = next;
+                c.element = m.element;
+                c.stop = m.stop;
                 continue;
             }
             let k = hits.trailing_zeros();
-            let at = cache.base + k as usize;
+            let at = c.base + k as usize;
             let bit = 1u64 << k;
-            if cache.stop & bit == 0 {
-                cache.element &= !bit;
-                self.bounds
-                    .push(((el_start - start) as u32, (at - start) as u32));
+            if c.stop & bit == 0 {
+                c.element &= !bit;
+                if n == store.len() {
+                    store.resize((n * 2).max(32), (0, 0));
+                }
+                store[n] = ((el_start - start) as u32, (at - start) as u32);
+                n += 1;
                 el_start = at + 1;
-            } else if self.buf[at] == term {
-                cache.stop &= !bit;
+            } else if buf[at] == term {
+                c.stop &= !bit;
                 break at;
             } else {
                 return None; // a line break inside the segment: the slow path removes it
             }
         };
+        self.masks = c;
+        self.bounds.len = n;
         let hay = &self.buf[start..seg_end];
         let seg_len = hay.len();
         let mut trimmed = seg_len;
@@ -538,7 +582,7 @@ impl<R: Read> Tokenizer<R> {
         self.seg_offset = self.base + start as u64;
         self.pos = seg_end + 1;
         self.unterminated = false;
-        let (s, e) = self.bounds[0];
+        let (s, e) = self.bounds.first();
         let tag = &mut self.buf[start + s as usize..start + e as usize];
         self.lowercase = tag.iter().any(u8::is_ascii_lowercase);
         if self.lowercase {
@@ -556,7 +600,7 @@ impl<R: Read> Tokenizer<R> {
             Ready::Buffer(s, e) => &self.buf[*s..*e],
             Ready::Scratch => &self.scratch[..],
         };
-        let (s, e) = self.bounds[0];
+        let (s, e) = self.bounds.first();
         &data[s as usize..e as usize]
     }
 
@@ -627,7 +671,7 @@ fn find_terminator(hay: &[u8], t: &Terminator, eof: bool) -> Found {
 }
 
 /// Records element boundaries and upper-cases a lower-case tag in place; says whether it was.
-fn split_elements(data: &mut [u8], element: u8, bounds: &mut Vec<(u32, u32)>) -> bool {
+fn split_elements(data: &mut [u8], element: u8, bounds: &mut Bounds) -> bool {
     bounds.clear();
     let mut start = 0u32;
     for i in memchr::memchr_iter(element, data) {
@@ -635,7 +679,7 @@ fn split_elements(data: &mut [u8], element: u8, bounds: &mut Vec<(u32, u32)>) ->
         start = i as u32 + 1;
     }
     bounds.push((start, data.len() as u32));
-    let (s, e) = bounds[0];
+    let (s, e) = bounds.first();
     let tag = &mut data[s as usize..e as usize];
     let lower = tag.iter().any(u8::is_ascii_lowercase);
     if lower {

@@ -87,7 +87,11 @@ mod tests {
                 let mut block = [b'A'; 64];
                 block[at] = b;
                 let got = block_masks(&block, b'*', b'~').expect("64 bytes");
-                assert_eq!(got, portable_masks(&block, b'*', b'~'), "byte {b:#x} at {at}");
+                assert_eq!(
+                    got,
+                    portable_masks(&block, b'*', b'~'),
+                    "byte {b:#x} at {at}"
+                );
             }
         }
     }

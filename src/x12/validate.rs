@@ -70,26 +70,67 @@ impl Findings {
     }
 }
 
+/// The allocations of a finished validator, handed to the next set's so that a long run of sets
+/// stops allocating (the HL map in particular grows with each set's hierarchy).
+#[derive(Debug, Default)]
+pub struct ValidatorScratch {
+    stack: Vec<Frame>,
+    hl_levels: FxHashMap<HlKey, [u8; 2]>,
+    counted: Vec<u64>,
+    claimed: Vec<Option<(u64, u32)>>,
+}
+
 impl<'g> SetValidator<'g> {
     /// A validator for a set; `base` carries the envelope part of every location.
     pub fn new(grammar: &'g Grammar, policy: Policy, base: Location) -> Self {
-        let mut stack = Vec::with_capacity(8);
+        Self::with_scratch(grammar, policy, base, ValidatorScratch::default())
+    }
+
+    /// A validator for a set that reuses the allocations of an earlier one.
+    pub fn with_scratch(
+        grammar: &'g Grammar,
+        policy: Policy,
+        base: Location,
+        scratch: ValidatorScratch,
+    ) -> Self {
+        let ValidatorScratch {
+            mut stack,
+            mut hl_levels,
+            mut counted,
+            mut claimed,
+        } = scratch;
+        stack.clear();
         stack.push(Frame {
             loop_index: 0,
             pos: 0,
             uses: 1,
         });
+        hl_levels.clear();
+        counted.clear();
+        counted.resize(grammar.counts.len(), 0);
+        claimed.clear();
+        claimed.resize(grammar.counts.len(), None);
         SetValidator {
             grammar,
             policy,
             stack,
             base,
-            hl_levels: FxHashMap::default(),
+            hl_levels,
             structure_code: None,
             structure: None,
-            counted: vec![0; grammar.counts.len()],
-            claimed: vec![None; grammar.counts.len()],
+            counted,
+            claimed,
             hl_tag: tag_key(b"HL").unwrap_or(0),
+        }
+    }
+
+    /// Gives back the allocations for the next set's validator.
+    pub fn into_scratch(self) -> ValidatorScratch {
+        ValidatorScratch {
+            stack: self.stack,
+            hl_levels: self.hl_levels,
+            counted: self.counted,
+            claimed: self.claimed,
         }
     }
 
@@ -921,10 +962,7 @@ fn is_plain_ascii(data: &[u8]) -> bool {
             return false;
         }
     }
-    words
-        .remainder()
-        .iter()
-        .all(|&b| (0x20..0x7F).contains(&b))
+    words.remainder().iter().all(|&b| (0x20..0x7F).contains(&b))
 }
 
 fn is_blank(v: &[u8]) -> bool {
