@@ -25,7 +25,7 @@ use suppaftp::types::FileType;
 use suppaftp::{FtpError, RustlsConnector, RustlsFtpStream, Status};
 use tracing::warn;
 
-use super::remote::{RemoteEntry, RemoteFs, TransportError, read_secret};
+use super::transport::{RemoteEntry, RemoteFs, TransportError, read_secret};
 use crate::config::transport::{Auth, Connection, FtpTls};
 
 /// An authenticated FTP(S) session.

@@ -9,5 +9,7 @@ pub mod ftp;
 pub mod remote;
 pub mod sftp;
 pub mod spool;
+pub mod supervisor;
+pub mod transport;
 
 pub use spool::{ClaimedFile, PartnerDirs, SpoolPartner, SpoolSource};
