@@ -373,6 +373,9 @@ mod tests {
         let waiting = std::fs::read_dir(&out).expect("out").count() - 1;
         assert_eq!(sent, delivered.len());
         assert_eq!(sent + waiting, 50, "sent {sent}, waiting {waiting}");
-        assert!(waiting > 0, "the stop was seen between files, not at the end of the round");
+        assert!(
+            waiting > 0,
+            "the stop was seen between files, not at the end of the round"
+        );
     }
 }
