@@ -26,6 +26,7 @@ pub(crate) fn throttling_proxy(upstream: u16, rate: Arc<AtomicU64>) -> u16 {
             let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
                 continue;
             };
+            let _ = (client.set_nodelay(true), server.set_nodelay(true));
             for (from, to) in [(&client, &server), (&server, &client)] {
                 let (Ok(from), Ok(to)) = (from.try_clone(), to.try_clone()) else {
                     continue;
@@ -331,4 +332,76 @@ fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
             if p.is_dir() { files_under(&p) } else { vec![p] }
         })
         .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_upload_leaves_no_file_under_its_final_name() {
+    use edigate::config::transport::{Outbound, OutboundTarget};
+    let Some(mut sshd) = start_sshd() else { return };
+    let base = tempfile::tempdir().expect("tempdir");
+    let rate = Arc::new(AtomicU64::new(1 << 20));
+    let proxy = throttling_proxy(sshd.port, rate.clone());
+    let remote = sshd.remote("mid-upload");
+    let spool = base.path().join("spool");
+    let out = spool.join("p/out");
+    std::fs::create_dir_all(&out).expect("out");
+    let bytes = big_file(6);
+    std::fs::write(out.join("big.x12"), &bytes).expect("outbound file");
+    let (w, _t) = crate::sshd::writer(base.path());
+    let mut conn = sshd.conn();
+    conn.port = proxy;
+    let sender = edigate::sinks::outbound::OutboundSender::new(
+        "p",
+        Outbound {
+            target: OutboundTarget::Remote {
+                conn,
+                remote_dir: remote.display().to_string(),
+            },
+            poll_interval: Duration::from_millis(200),
+        },
+        &spool,
+        w.clone(),
+    );
+    let (trigger, stop) = edigate::shutdown::channel();
+    let task = tokio::spawn(sender.run(stop));
+    let part = remote.join(".big.x12.part");
+    wait_until("the upload under way", Duration::from_secs(30), || {
+        std::fs::metadata(&part).is_ok_and(|m| m.len() > (3 << 19))
+    })
+    .await;
+    sshd.kill();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !remote.join("big.x12").exists(),
+        "nothing under the final name: {:?}",
+        names(&remote)
+    );
+    assert!(out.join("big.x12").exists(), "the local file stays in out/");
+    let counts = w.run(|s| s.outbound_counts("p")).await.expect("counts");
+    assert_eq!(counts.0, 0, "nothing recorded as delivered: {counts:?}");
+
+    rate.store(0, Ordering::Relaxed);
+    sshd.restart();
+    wait_until(
+        "the upload done after the restart",
+        Duration::from_secs(60),
+        || out.join("sent/big.x12").exists(),
+    )
+    .await;
+    trigger.fire();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the sender stops")
+        .expect("no panic");
+    assert_eq!(
+        names(&remote),
+        ["big.x12"],
+        "the partial upload was replaced"
+    );
+    assert_eq!(
+        sha256_hex(&std::fs::read(remote.join("big.x12")).expect("read")),
+        sha256_hex(&bytes)
+    );
+    let counts = w.run(|s| s.outbound_counts("p")).await.expect("counts");
+    assert_eq!(counts.0, 1, "{counts:?}");
 }
