@@ -6,6 +6,7 @@
 //! once the ledger holds the file.
 
 pub mod ftp;
+mod ftp_implicit;
 pub mod remote;
 pub mod sftp;
 pub mod spool;

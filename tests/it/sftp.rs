@@ -380,7 +380,7 @@ async fn a_stalled_server_fails_within_the_timeout_and_its_thread_ends() {
         let mut kept = Vec::new();
         while let Ok((s, _)) = listener.accept() {
             kept.push(s);
-            if kept.len() >= 2 {
+            if kept.len() >= 3 {
                 std::thread::sleep(Duration::from_secs(6));
                 break;
             }
@@ -424,6 +424,24 @@ async fn a_stalled_server_fails_within_the_timeout_and_its_thread_ends() {
         "blocking FTP connect took {:?}",
         start.elapsed()
     );
+    // And implicit TLS: the TLS handshake never completes. The thread must end on its own
+    // (a channel, so a thread blocked for ever fails the test instead of hanging it).
+    let mut implicit = conn.clone();
+    implicit.protocol = Protocol::Ftp;
+    implicit.host_key = None;
+    implicit.tls = FtpTls::Implicit;
+    let (done, ended) = std::sync::mpsc::channel();
+    let start = Instant::now();
+    std::thread::spawn(move || {
+        let r = edigate::sources::remote::connect(&implicit).map(|_| ());
+        let _ = done.send(r.map_err(|e| e.to_string()));
+    });
+    let r = ended
+        .recv_timeout(timeout * 3)
+        .expect("the implicit FTPS connect thread ends within the timeout");
+    let err = r.expect_err("stalled");
+    assert!(err.contains("127.0.0.1"), "{err}");
+    assert!(start.elapsed() < timeout * 3, "took {:?}", start.elapsed());
     // And the poller reports it within its deadline.
     let base = tempfile::tempdir().expect("tempdir");
     let (w, _t) = writer(base.path());
