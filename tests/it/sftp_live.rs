@@ -49,9 +49,9 @@ fn pipe(mut from: TcpStream, mut to: TcpStream, rate: &AtomicU64) {
         if to.write_all(&buf[..n]).is_err() {
             break;
         }
-        let r = rate.load(Ordering::Relaxed);
-        if r > 0 {
-            std::thread::sleep(Duration::from_nanos(n as u64 * 1_000_000_000 / r));
+        // Rate 0: no limit.
+        if let Some(ns) = (n as u64 * 1_000_000_000).checked_div(rate.load(Ordering::Relaxed)) {
+            std::thread::sleep(Duration::from_nanos(ns));
         }
     }
     let _ = to.shutdown(Shutdown::Both);
