@@ -405,3 +405,86 @@ async fn a_server_killed_mid_upload_leaves_no_file_under_its_final_name() {
     let counts = w.run(|s| s.outbound_counts("p")).await.expect("counts");
     assert_eq!(counts.0, 1, "{counts:?}");
 }
+
+#[test]
+fn a_daemon_sigkilled_mid_download_leaves_a_partial_file_that_the_restart_removes() {
+    use std::process::{Command, Stdio};
+    let Some(sshd) = start_sshd() else { return };
+    let base = tempfile::tempdir().expect("tempdir");
+    let rate = Arc::new(AtomicU64::new(1 << 20));
+    let proxy = throttling_proxy(sshd.port, rate.clone());
+    let remote = sshd.remote("kill-mid-download");
+    let archive = sshd.remote("kill-mid-download-done");
+    let bytes = big_file(6);
+    let sha = sha256_hex(&bytes);
+    put_remote(&remote, "big.edi", &bytes);
+    let partners = base.path().join("partners");
+    std::fs::create_dir_all(&partners).expect("partners");
+    let text = bramblewood_over_sftp(&sshd, &remote, &format!("move:{}", archive.display()), None)
+        .replace(&format!("port = {}", sshd.port), &format!("port = {proxy}"));
+    std::fs::write(partners.join("bramblewood.toml"), text).expect("partner");
+    let config = base.path().join("edigate.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[paths]\nspool = \"spool\"\nstate = \"state\"\npartners = {:?}\n\
+             [spool]\nquiet_period = \"0s\"\nrescan_interval = \"200ms\"\n",
+            partners.display().to_string()
+        ),
+    )
+    .expect("config");
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_edigate"))
+            .args(["run", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start edigate")
+    };
+    let inbox = base.path().join("spool/bramblewood/in");
+    let db = base.path().join("state/edigate.db");
+    let ledger_files = || {
+        Store::open_readonly(&db)
+            .ok()
+            .and_then(|s| s.status().ok())
+            .map_or(0, |r| r.files.values().sum::<u64>())
+    };
+    let wait = |what: &str, limit: Duration, cond: &dyn Fn() -> bool| {
+        let start = Instant::now();
+        while !cond() {
+            assert!(start.elapsed() < limit, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let mut child = spawn();
+    wait("the download under way", Duration::from_secs(30), &|| {
+        partials(&inbox)
+            .iter()
+            .any(|n| std::fs::metadata(inbox.join(n)).is_ok_and(|m| m.len() > (1 << 20)))
+    });
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert_eq!(
+        partials(&inbox).len(),
+        1,
+        "the killed process left its partial download"
+    );
+    assert_eq!(ledger_files(), 0);
+
+    rate.store(0, Ordering::Relaxed);
+    let mut child = spawn();
+    wait("the file taken and moved", Duration::from_secs(60), &|| {
+        archive.join("big.edi").exists() && ledger_files() == 1
+    });
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert!(partials(&inbox).is_empty(), "{:?}", names(&inbox));
+    let store = Store::open_readonly(&db).expect("ledger");
+    assert!(store.has_sha256(&sha).expect("query"));
+    assert_eq!(
+        store.status().expect("status").files.values().sum::<u64>(),
+        1
+    );
+}
