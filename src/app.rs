@@ -138,8 +138,8 @@ pub async fn run_with_reload(
     let (trigger, stop) = shutdown::channel();
     let (book_tx, book_rx) = watch::channel(Arc::new(book));
     let spool_partners: Vec<SpoolPartner> = book_rx.borrow().spool_partners();
-    // Remote pollers and outbound senders are set up from the partners at start-up.
-    let transport_partners = book_rx.borrow().partners.clone();
+    // Remote pollers and outbound senders follow the partners in force (start-up and reloads).
+    let transport_book = book_rx.clone();
     let (spool_tx, spool_rx) = watch::channel(Arc::new(spool_partners));
     let acks_ready = Arc::new(Notify::new());
     let records_ready = Arc::new(Notify::new());
@@ -207,12 +207,9 @@ pub async fn run_with_reload(
             }
         });
     }
-    crate::sources::remote::spawn_transports(
-        &mut tasks,
-        &transport_partners,
-        &config.spool,
-        &writer,
-        &stop,
+    tasks.spawn(
+        crate::sources::supervisor::TransportSupervisor::new(config.spool.clone(), writer.clone())
+            .run(transport_book, stop.clone()),
     );
     tasks.spawn(crate::systemd::watchdog(writer.clone(), stop.clone()));
     drop(writer);

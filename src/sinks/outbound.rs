@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use crate::config::transport::{Outbound, OutboundTarget};
 use crate::shutdown::Shutdown;
@@ -43,6 +43,8 @@ pub struct OutboundSender {
     sent: PathBuf,
     writer: StoreWriter,
     client: Option<Box<dyn RemoteFs>>,
+    /// Seen between files: a round stops early once it fires (set by [`OutboundSender::run`]).
+    stop: Option<Shutdown>,
 }
 
 impl OutboundSender {
@@ -56,6 +58,7 @@ impl OutboundSender {
             cfg,
             writer,
             client: None,
+            stop: None,
         }
     }
 
@@ -97,6 +100,9 @@ impl OutboundSender {
                 source,
             })?;
         for (name, path) in files {
+            if self.stop.as_ref().is_some_and(Shutdown::is_triggered) {
+                break;
+            }
             let (sha, size) = hash_file(&path).map_err(|source| TransportError::Local {
                 path: path.display().to_string(),
                 source,
@@ -189,6 +195,7 @@ impl OutboundSender {
     /// Delivers until shutdown, every `poll_interval`, backing off after failures.
     pub async fn run(mut self, mut shutdown: Shutdown) {
         let mut failures: u32 = 0;
+        self.stop = Some(shutdown.clone());
         info!(partner = %self.partner, target = %self.target_name(), "Outbound sender started.");
         loop {
             if shutdown.is_triggered() {
@@ -219,7 +226,7 @@ impl OutboundSender {
                 () = tokio::time::sleep(wait) => {}
             }
         }
-        debug!(partner = %self.partner, "Outbound sender stopped.");
+        info!(partner = %self.partner, target = %self.target_name(), "Outbound sender stopped.");
     }
 }
 

@@ -8,10 +8,9 @@
 //! - `tls = "none"`: only with `allow_plaintext = true`, and a warning at every connection.
 //! - TLS 1.2 (see [`tls_config`] for why not 1.3 on FTP data connections).
 //! - Certificates are verified against the Mozilla roots plus the partner's `ca_file`.
-//! - Passive mode; the control and every data socket get the partner's `timeout` for reads and
-//!   writes, so a stalled server ends the blocking call. (Implicit TLS opens its control socket
-//!   inside `suppaftp` without a connect timeout: a black-holed port is bounded by the OS connect
-//!   timeout on the thread, and by the outer deadline for the poller.)
+//! - Passive mode; the control socket (in every TLS mode, implicit included: see
+//!   `ftp_implicit.rs`) and every data socket are connected with the partner's `timeout` and
+//!   get it for reads and writes, so a stalled server ends the blocking call.
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -25,13 +24,15 @@ use suppaftp::types::FileType;
 use suppaftp::{FtpError, RustlsConnector, RustlsFtpStream, Status};
 use tracing::warn;
 
-use super::remote::{RemoteEntry, RemoteFs, TransportError, read_secret};
+use super::transport::{RemoteEntry, RemoteFs, TransportError, read_secret};
 use crate::config::transport::{Auth, Connection, FtpTls};
 
 /// An authenticated FTP(S) session.
 pub struct FtpClient {
     addr: String,
     stream: RustlsFtpStream,
+    /// Implicit TLS only; after `stream`, which is dropped (closed) first.
+    _relay: Option<super::ftp_implicit::Relay>,
 }
 
 /// The TLS client configuration: Mozilla roots plus the PEM certificates in `ca_file`.
@@ -111,6 +112,8 @@ impl FtpClient {
             with_timeouts(&tcp, timeout).map_err(io)?;
             RustlsFtpStream::connect_with_stream(tcp).map_err(|e| ftp_err(&addr, "FTP greeting", e))
         };
+        // Before `stream`, so that on an error return the stream is dropped first.
+        let mut relay = None;
         let mut stream = match conn.tls {
             FtpTls::Explicit => {
                 let tls = RustlsConnector::from(tls_config(&addr, conn.ca_file.as_deref())?);
@@ -121,11 +124,16 @@ impl FtpClient {
             }
             FtpTls::Implicit => {
                 let tls = RustlsConnector::from(tls_config(&addr, conn.ca_file.as_deref())?);
-                let s = RustlsFtpStream::connect_secure_implicit(target, tls, &conn.host)
+                // Connected here, timeouts set before the TLS handshake: a server that accepts
+                // and never answers fails within `timeout` (see `ftp_implicit`).
+                let tcp = TcpStream::connect_timeout(&target, timeout).map_err(io)?;
+                with_timeouts(&tcp, timeout).map_err(io)?;
+                let (s, r) = super::ftp_implicit::connect(tcp, timeout, tls, &conn.host)
                     .map_err(|e| ftp_err(&addr, "FTPS (implicit TLS)", e))?;
-                with_timeouts(s.get_ref(), timeout).map_err(io)?;
+                relay = Some(r);
                 let mut s = s.passive_stream_builder(data_stream);
-                // suppaftp's implicit mode leaves data connections clear: ask for TLS there too.
+                // suppaftp wraps data connections in TLS in implicit mode but never sends
+                // PBSZ/PROT, so the server would expect them clear: ask for TLS there too.
                 for cmd in ["PBSZ 0", "PROT P"] {
                     s.custom_command(cmd, &[Status::CommandOk])
                         .map_err(|e| ftp_err(&addr, cmd, e))?;
@@ -164,7 +172,11 @@ impl FtpClient {
         stream
             .transfer_type(FileType::Binary)
             .map_err(|e| ftp_err(&addr, "TYPE I", e))?;
-        Ok(FtpClient { addr, stream })
+        Ok(FtpClient {
+            addr,
+            stream,
+            _relay: relay,
+        })
     }
 
     fn err(&self, what: &str, path: &str, e: FtpError) -> TransportError {

@@ -6,8 +6,11 @@
 //! once the ledger holds the file.
 
 pub mod ftp;
+mod ftp_implicit;
 pub mod remote;
 pub mod sftp;
 pub mod spool;
+pub mod supervisor;
+pub mod transport;
 
 pub use spool::{ClaimedFile, PartnerDirs, SpoolPartner, SpoolSource};

@@ -17,7 +17,7 @@
 //! failing after-action is retried at the next poll without downloading again.
 //!
 //! Every blocking network call runs on `spawn_blocking` under an outer deadline
-//! ([`blocking`]); the client's own socket timeouts make a timed-out thread end on its own.
+//! ([`blocking`], in [`super::transport`]); the client's own socket timeouts make a timed-out thread end on its own.
 //! One task per partner: a dead server only delays its own partner, with backoff.
 
 use std::collections::HashMap;
@@ -30,202 +30,14 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::spool::{PartnerDirs, eligible_name, free_name};
-use crate::config::transport::{AfterAction, Connection, Protocol, RemoteInbound};
+pub use super::transport::{
+    RemoteEntry, RemoteFs, TransportError, backoff, blocking, connect, read_secret, remote_join,
+    safe_name, transfer_deadline,
+};
+use crate::config::transport::{AfterAction, RemoteInbound};
 use crate::shutdown::Shutdown;
 use crate::sinks::directory::sync_dir;
 use crate::writer::StoreWriter;
-
-/// Why a transport operation failed. Messages name the partner's server and path, never a secret.
-#[derive(Debug, thiserror::Error)]
-pub enum TransportError {
-    /// TCP connection failed.
-    #[error("cannot connect to {addr}: {source}")]
-    Connect {
-        /// `host:port`.
-        addr: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The operation did not finish within its deadline.
-    #[error("{what} on {addr} did not finish within {after:?}")]
-    Timeout {
-        /// `host:port`.
-        addr: String,
-        /// What was being done.
-        what: String,
-        /// The deadline.
-        after: Duration,
-    },
-    /// The server's host key is not the pinned one.
-    #[error(
-        "host key of {addr} is {found}, but {expected} is pinned: refusing to connect (re-pin only after checking with the partner)"
-    )]
-    HostKey {
-        /// `host:port`.
-        addr: String,
-        /// The pinned fingerprint.
-        expected: String,
-        /// What the server presented.
-        found: String,
-    },
-    /// Authentication failed.
-    #[error("authentication of user {user:?} on {addr} failed: {detail}")]
-    Auth {
-        /// `host:port`.
-        addr: String,
-        /// The user.
-        user: String,
-        /// What the server said (no secret).
-        detail: String,
-    },
-    /// A protocol step (handshake, TLS, subsystem) failed.
-    #[error("{what} with {addr} failed: {detail}")]
-    Protocol {
-        /// `host:port`.
-        addr: String,
-        /// The step.
-        what: String,
-        /// Why.
-        detail: String,
-    },
-    /// A remote file operation failed.
-    #[error("{what} {path} on {addr} failed: {detail}")]
-    Remote {
-        /// `host:port`.
-        addr: String,
-        /// The remote path.
-        path: String,
-        /// The operation.
-        what: String,
-        /// Why.
-        detail: String,
-    },
-    /// A secret file could not be read.
-    #[error("cannot read secret file {path}: {source}")]
-    Secret {
-        /// The file (its contents are never shown).
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// A local file operation failed.
-    #[error("local file {path}: {source}")]
-    Local {
-        /// The path.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The transferred size differs from the expected one.
-    #[error("{path}: {got} bytes transferred, {expected} expected")]
-    Size {
-        /// The file.
-        path: String,
-        /// Expected bytes.
-        expected: u64,
-        /// Transferred bytes.
-        got: u64,
-    },
-    /// The ledger could not be read or written.
-    #[error("ledger: {0}")]
-    Store(String),
-    /// Not available in this build.
-    #[error("{0}")]
-    Unsupported(String),
-}
-
-impl TransportError {
-    /// Whether the connection is unusable after this error (anything but a failed file operation).
-    pub fn breaks_connection(&self) -> bool {
-        !matches!(
-            self,
-            TransportError::Remote { .. }
-                | TransportError::Local { .. }
-                | TransportError::Size { .. }
-        )
-    }
-}
-
-/// A regular file in a remote listing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteEntry {
-    /// File name (no directory).
-    pub name: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time (Unix seconds; 0 when unknown).
-    pub mtime: i64,
-}
-
-/// A connected remote file system (blocking).
-pub trait RemoteFs: Send + Sync {
-    /// Regular files in `dir`.
-    fn list(&mut self, dir: &str) -> Result<Vec<RemoteEntry>, TransportError>;
-    /// Copies `path` into `out`; returns the bytes copied.
-    fn download(&mut self, path: &str, out: &mut dyn Write) -> Result<u64, TransportError>;
-    /// Deletes `path`.
-    fn remove(&mut self, path: &str) -> Result<(), TransportError>;
-    /// Renames `from` to `to`.
-    fn rename(&mut self, from: &str, to: &str) -> Result<(), TransportError>;
-    /// Writes the local file to `remote`; returns the bytes written.
-    fn upload(&mut self, local: &Path, remote: &str) -> Result<u64, TransportError>;
-    /// Size of `path`, or `None` when it does not exist.
-    fn size(&mut self, path: &str) -> Result<Option<u64>, TransportError>;
-}
-
-/// Connects to the server of `conn` (blocking).
-pub fn connect(conn: &Connection) -> Result<Box<dyn RemoteFs>, TransportError> {
-    match conn.protocol {
-        Protocol::Sftp => Ok(Box::new(super::sftp::SftpClient::connect(conn)?)),
-        Protocol::Ftp => Ok(Box::new(super::ftp::FtpClient::connect(conn)?)),
-    }
-}
-
-/// Reads a secret file: its first line, without the line end. Never logged.
-pub fn read_secret(path: &Path) -> Result<String, TransportError> {
-    let text = std::fs::read_to_string(path).map_err(|source| TransportError::Secret {
-        path: path.display().to_string(),
-        source,
-    })?;
-    Ok(text.lines().next().unwrap_or("").to_string())
-}
-
-/// Runs blocking `f` on `spawn_blocking` and gives up after `deadline`. The thread itself is
-/// bounded by the client's socket timeouts, so it ends soon after a timeout too.
-pub async fn blocking<T: Send + 'static>(
-    addr: &str,
-    what: &str,
-    deadline: Duration,
-    f: impl FnOnce() -> Result<T, TransportError> + Send + 'static,
-) -> Result<T, TransportError> {
-    match tokio::time::timeout(deadline, tokio::task::spawn_blocking(f)).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(join)) => Err(TransportError::Protocol {
-            addr: addr.to_string(),
-            what: what.to_string(),
-            detail: format!("the transfer thread failed: {join}"),
-        }),
-        Err(_) => Err(TransportError::Timeout {
-            addr: addr.to_string(),
-            what: what.to_string(),
-            after: deadline,
-        }),
-    }
-}
-
-/// Deadline for moving `bytes`: the operation timeout plus 64 KiB/s worth of transfer.
-pub fn transfer_deadline(timeout: Duration, bytes: u64) -> Duration {
-    timeout * 2 + Duration::from_secs(bytes / (64 * 1024))
-}
-
-/// `dir/name` with one `/` between.
-pub fn remote_join(dir: &str, name: &str) -> String {
-    if dir.ends_with('/') {
-        format!("{dir}{name}")
-    } else {
-        format!("{dir}/{name}")
-    }
-}
 
 /// What one poll did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -256,6 +68,8 @@ pub struct RemotePoller {
     seen: HashMap<String, (u64, i64, Instant)>,
     /// Files reported as over `max_size` (reported once each).
     too_big: std::collections::HashSet<(String, u64)>,
+    /// Seen between files: a poll stops early once it fires (set by [`RemotePoller::run`]).
+    stop: Option<Shutdown>,
 }
 
 impl RemotePoller {
@@ -269,6 +83,7 @@ impl RemotePoller {
             client: None,
             seen: HashMap::new(),
             too_big: Default::default(),
+            stop: None,
         }
     }
 
@@ -366,6 +181,10 @@ impl RemotePoller {
         }
         self.seen.retain(|k, _| present.contains(k));
         for e in stable {
+            if self.stop.as_ref().is_some_and(Shutdown::is_triggered) {
+                // Between files: whatever was taken is complete; the rest waits for the next poller.
+                break;
+            }
             if e.size > self.cfg.max_size {
                 report.too_big += 1;
                 if self.too_big.insert((e.name.clone(), e.size)) {
@@ -441,7 +260,11 @@ impl RemotePoller {
             path: inbox.display().to_string(),
             source,
         })?;
-        let tmp = inbox.join(format!(".{}.{:x}.part", e.name, rand::random::<u32>()));
+        let tmp = inbox.join(format!(
+            ".{}.{:08x}{TEMP_SUFFIX}",
+            e.name,
+            rand::random::<u32>()
+        ));
         let deadline = transfer_deadline(self.cfg.conn.timeout, e.size);
         let (remote, tmp2, expected) = (path.to_string(), tmp.clone(), e.size);
         let r = self
@@ -551,6 +374,8 @@ impl RemotePoller {
     /// after failures; health goes to the ledger for `edigate status`.
     pub async fn run(mut self, mut shutdown: Shutdown) {
         let mut failures: u32 = 0;
+        self.stop = Some(shutdown.clone());
+        sweep_temp_files(&self.dirs.inbox);
         info!(partner = %self.partner, server = %self.addr(), dir = %self.cfg.remote_dir, "Remote poller started.");
         loop {
             if shutdown.is_triggered() {
@@ -593,47 +418,45 @@ impl RemotePoller {
                 () = tokio::time::sleep(wait) => {}
             }
         }
-        debug!(partner = %self.partner, "Remote poller stopped.");
+        info!(partner = %self.partner, server = %self.addr(), dir = %self.cfg.remote_dir, "Remote poller stopped.");
     }
 }
 
-/// Starts one remote poller per partner with `source = "sftp"`/`"ftp"` and one outbound sender
-/// per partner with `[outbound]`, each its own task so one partner never delays another.
-pub fn spawn_transports(
-    tasks: &mut tokio::task::JoinSet<()>,
-    partners: &[crate::config::Partner],
-    spool: &Path,
-    writer: &StoreWriter,
-    stop: &Shutdown,
-) {
-    for p in partners {
-        if let Some(remote) = &p.remote_inbound {
-            let poller = RemotePoller::new(&p.id, remote.clone(), spool, writer.clone());
-            tasks.spawn(poller.run(stop.clone()));
-        }
-        if let Some(outbound) = &p.outbound {
-            let sender = crate::sinks::outbound::OutboundSender::new(
-                &p.id,
-                outbound.clone(),
-                spool,
-                writer.clone(),
-            );
-            tasks.spawn(sender.run(stop.clone()));
+/// The ending of the poller's temporary download names (`.<name>.<8 hex digits>.download`).
+const TEMP_SUFFIX: &str = ".download";
+
+/// Whether `name` is one of the poller's temporary download names.
+fn is_temp_name(name: &str) -> bool {
+    let Some(stem) = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(TEMP_SUFFIX))
+    else {
+        return false;
+    };
+    stem.rsplit_once('.').is_some_and(|(file, hex)| {
+        !file.is_empty() && hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+    })
+}
+
+/// Removes temporary downloads left in `inbox` by a process that died mid-download (they are
+/// never taken by the spool; the remote file is still on the server and is downloaded again).
+fn sweep_temp_files(inbox: &Path) {
+    let Ok(entries) = std::fs::read_dir(inbox) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_str().is_some_and(is_temp_name) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    info!(file = %entry.path().display(), "Removed a partial download left by an earlier run.")
+                }
+                Err(e) => {
+                    warn!(file = %entry.path().display(), error = %e, "Cannot remove a partial download left by an earlier run.")
+                }
+            }
         }
     }
-}
-
-/// Whether a remote name can become a local file name in `in/` without leaving it: no path
-/// separators, no NUL, not `.`/`..` (names come from the partner's server).
-pub fn safe_name(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
-}
-
-/// Delay after `failures` consecutive failures: `base` doubled each time, at most 5 minutes.
-pub fn backoff(base: Duration, failures: u32) -> Duration {
-    let base = base.max(Duration::from_millis(100));
-    let factor = 1u32 << failures.saturating_sub(1).min(12);
-    (base * factor).min(Duration::from_secs(300))
 }
 
 /// Downloads `remote` into `tmp` (hashing), fsyncs it, checks the size; returns the SHA-256.
@@ -652,14 +475,24 @@ fn download_to(
         file,
         hasher: Sha256::new(),
     };
-    let got = c.download(remote, &mut out)?;
-    out.file.sync_all().map_err(local)?;
-    if got != expected {
-        return Err(TransportError::Size {
-            path: remote.to_string(),
-            expected,
-            got,
+    let r = c
+        .download(remote, &mut out)
+        .and_then(|got| out.file.sync_all().map(|()| got).map_err(local))
+        .and_then(|got| {
+            if got == expected {
+                Ok(())
+            } else {
+                Err(TransportError::Size {
+                    path: remote.to_string(),
+                    expected,
+                    got,
+                })
+            }
         });
+    if let Err(e) = r {
+        // Also when the caller gave up on this thread already: no partial file stays behind.
+        let _ = std::fs::remove_file(tmp);
+        return Err(e);
     }
     Ok(hex::encode(out.hasher.finalize()))
 }
@@ -685,24 +518,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_and_caps() {
-        let b = Duration::from_secs(1);
-        assert_eq!(backoff(b, 1), Duration::from_secs(1));
-        assert_eq!(backoff(b, 3), Duration::from_secs(4));
-        assert_eq!(backoff(b, 40), Duration::from_secs(300));
-    }
-
-    #[test]
-    fn remote_names_never_leave_the_inbox() {
-        assert!(safe_name("order-1.edi"));
-        for bad in ["", ".", "..", "a/../../etc/x", "..\\x", "a\0b"] {
-            assert!(!safe_name(bad), "{bad:?}");
+    fn only_the_pollers_own_temp_names_are_swept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for n in [
+            ".a.edi.0badf00d.download",
+            ".a.edi.uploading",
+            "a.edi",
+            ".x.download",
+        ] {
+            std::fs::write(dir.path().join(n), "x").expect("write");
         }
-    }
-
-    #[test]
-    fn remote_paths_join_with_one_slash() {
-        assert_eq!(remote_join("/a/", "b"), "/a/b");
-        assert_eq!(remote_join("/a", "b"), "/a/b");
+        sweep_temp_files(dir.path());
+        let mut left: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("read")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".a.edi.uploading", ".x.download", "a.edi"]);
     }
 }

@@ -20,7 +20,7 @@ use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
 use sha2::{Digest, Sha256};
 use ssh2::{HashType, Session, Sftp};
 
-use super::remote::{RemoteEntry, RemoteFs, TransportError, read_secret};
+use super::transport::{RemoteEntry, RemoteFs, TransportError, read_secret};
 use crate::config::transport::{Auth, Connection};
 
 /// A pinned host key: the SHA-256 fingerprint of the key blob (base64, no padding).

@@ -92,6 +92,11 @@ impl Vsftpd {
 }
 
 fn start_vsftpd(implicit: bool) -> Option<Vsftpd> {
+    start_vsftpd_with(implicit, u16::from(implicit), "")
+}
+
+/// A vsftpd with passive ports in its own `slot` (tests run at once) and `extra` config lines.
+fn start_vsftpd_with(implicit: bool, slot: u16, extra: &str) -> Option<Vsftpd> {
     let ci = std::env::var_os("CI").is_some();
     if !Path::new(VSFTPD).exists() || !is_root() {
         assert!(
@@ -167,7 +172,7 @@ fn start_vsftpd(implicit: bool) -> Option<Vsftpd> {
         .arg("-extfile")
         .arg(d.join("ext")));
     let port = free_port();
-    let pasv = 40000 + (std::process::id() % 1000) as u16 * 20 + if implicit { 10 } else { 0 };
+    let pasv = 40000 + (std::process::id() % 600) as u16 * 40 + slot * 10;
     let _ = std::fs::create_dir_all("/var/run/vsftpd/empty");
     let config = format!(
         "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port={port}\nbackground=NO\n\
@@ -177,30 +182,70 @@ fn start_vsftpd(implicit: bool) -> Option<Vsftpd> {
          force_local_logins_ssl=YES\nforce_local_data_ssl=YES\nallow_anon_ssl=NO\n\
          pasv_enable=YES\npasv_min_port={pasv}\npasv_max_port={pmax}\npasv_address=127.0.0.1\n\
          secure_chroot_dir=/var/run/vsftpd/empty\nxferlog_enable=NO\nuse_localtime=NO\n\
-         implicit_ssl={implicit}\n",
+         implicit_ssl={implicit}\n{extra}",
         cert = d.join("srv.pem").display(),
         key = d.join("srv.key").display(),
         pmax = pasv + 9,
         implicit = if implicit { "YES" } else { "NO" },
     );
     std::fs::write(d.join("vsftpd.conf"), config).expect("vsftpd.conf");
-    let child = Command::new(VSFTPD)
-        .arg(d.join("vsftpd.conf"))
+    let child = spawn_vsftpd(&d.join("vsftpd.conf"));
+    let server = Vsftpd { child, port, dir };
+    server.wait_listening();
+    Some(server)
+}
+
+fn spawn_vsftpd(config: &Path) -> Child {
+    Command::new(VSFTPD)
+        .arg(config)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("vsftpd starts");
-    let server = Vsftpd { child, port, dir };
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "vsftpd did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+        .expect("vsftpd starts")
+}
+
+impl Vsftpd {
+    fn wait_listening(&self) {
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "vsftpd did not listen"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
-    Some(server)
+
+    /// Kills the server and every session process (transfers break at once). Sessions run in
+    /// their own sessions (setsid), so they are found by this server's own config file path.
+    fn kill(&mut self) {
+        let config = self.dir.path().join("vsftpd.conf");
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let ours = cmdline
+                .split(|b| *b == 0)
+                .any(|arg| arg == config.as_os_str().as_encoded_bytes());
+            if ours {
+                let pid = entry.file_name().to_string_lossy().to_string();
+                let _ = Command::new("kill").args(["-KILL", &pid]).status();
+            }
+        }
+    }
+
+    /// Starts it again with its config file, minus the lines starting with `without`.
+    fn restart_without(&mut self, without: &str) {
+        let config = self.dir.path().join("vsftpd.conf");
+        let text = std::fs::read_to_string(&config).expect("config");
+        let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with(without)).collect();
+        std::fs::write(&config, kept.join("\n") + "\n").expect("config");
+        self.child = spawn_vsftpd(&config);
+        self.wait_listening();
+    }
 }
 
 fn writer(dir: &Path) -> (StoreWriter, std::thread::JoinHandle<()>) {
@@ -375,4 +420,193 @@ async fn implicit_ftps_downloads_and_uploads() {
         ["a.x12"]
     );
     assert_eq!(names(&remote), ["a.x12", "i.edi"]);
+}
+
+/// Implicit TLS runs its control connection through edigate's loopback relay
+/// (`src/sources/ftp_implicit.rs`): a throttled download that keeps the control connection
+/// silent for longer than the timeout must still complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn implicit_ftps_download_longer_than_the_timeout_completes() {
+    // 256 KiB/s: 768 KiB take about 3 s, the timeout is 1 s.
+    let Some(ftp) = start_vsftpd_with(true, 3, "local_max_rate=262144\n") else {
+        return;
+    };
+    let base = tempfile::tempdir().expect("tempdir");
+    let (w, _t) = writer(base.path());
+    let spool = base.path().join("spool");
+    let remote = ftp.remote("slow");
+    let bytes: Vec<u8> = (0..768 * 1024u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(remote.join("big.edi"), &bytes).expect("put");
+    let mut conn = ftp.conn();
+    conn.tls = FtpTls::Implicit;
+    conn.timeout = Duration::from_secs(1);
+    let cfg = RemoteInbound {
+        conn,
+        remote_dir: remote.display().to_string(),
+        pattern: "*.edi".into(),
+        poll_interval: Duration::from_millis(200),
+        stable_interval: Duration::ZERO,
+        max_size: 1 << 20,
+        after: AfterAction::Delete,
+    };
+    let mut poller = RemotePoller::new("p", cfg, &spool, w);
+    let start = Instant::now();
+    let r = poller
+        .poll_once()
+        .await
+        .expect("slow download over implicit FTPS");
+    assert_eq!(r.handed, ["big.edi"], "{r:?}");
+    assert!(
+        start.elapsed() > Duration::from_secs(2),
+        "throttled: {:?}",
+        start.elapsed()
+    );
+    let handed = std::fs::read(spool.join("p/in/big.edi")).expect("handed");
+    assert!(
+        handed == bytes,
+        "the complete file ({} bytes)",
+        handed.len()
+    );
+    // The same session goes on after the long silence on its control connection.
+    let r = poller
+        .poll_once()
+        .await
+        .expect("the next poll on the same session");
+    assert!(r.handed.is_empty(), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vsftpd_killed_mid_download_leaves_nothing_and_the_file_is_taken_once_after_restart() {
+    // 1 MiB/s: a 6 MiB download takes long enough to kill the server in the middle of it.
+    let Some(mut ftp) = start_vsftpd_with(false, 2, "local_max_rate=1048576\n") else {
+        return;
+    };
+    let base = tempfile::tempdir().expect("tempdir");
+    let (w, _t) = writer(base.path());
+    let spool = base.path().join("spool");
+    let inbox = spool.join("p/in");
+    let remote = ftp.remote("mid");
+    let mut bytes = Vec::new();
+    for i in 0..(6 << 20) / 32 {
+        bytes.extend_from_slice(format!("ISA-like line {i:016}\n").as_bytes());
+    }
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(&bytes))
+    };
+    std::fs::write(remote.join("big.edi"), &bytes).expect("put");
+    run(Command::new("chown")
+        .arg(format!("{USER}:{USER}"))
+        .arg(remote.join("big.edi")));
+    let cfg = RemoteInbound {
+        conn: ftp.conn(),
+        remote_dir: remote.display().to_string(),
+        pattern: "*.edi".into(),
+        poll_interval: Duration::from_millis(200),
+        stable_interval: Duration::ZERO,
+        max_size: 1 << 30,
+        after: AfterAction::Delete,
+    };
+    let mut poller = RemotePoller::new("p", cfg, &spool, w.clone());
+    let first = tokio::spawn(async move {
+        let r = poller.poll_once().await;
+        (poller, r)
+    });
+    let partial = || {
+        names(&inbox)
+            .into_iter()
+            .filter(|n| n.ends_with(".download"))
+            .map(|n| std::fs::metadata(inbox.join(n)).map_or(0, |m| m.len()))
+            .max()
+    };
+    let start = Instant::now();
+    while partial().unwrap_or(0) < 3 << 19 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "download never under way"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ftp.kill();
+    let (mut poller, r) = tokio::time::timeout(Duration::from_secs(30), first)
+        .await
+        .expect("the poll ends")
+        .expect("no panic");
+    // Broken off: an error, or a short read the poller drops; never a handed file.
+    if let Ok(report) = &r {
+        assert!(report.handed.is_empty(), "{report:?}");
+    }
+    assert!(
+        names(&inbox).is_empty(),
+        "nothing partial kept: {:?}",
+        names(&inbox)
+    );
+    let (rows, known) = {
+        let sha = sha.clone();
+        w.run(move |s| Ok((s.status()?.files.values().sum::<u64>(), s.has_sha256(&sha)?)))
+            .await
+            .expect("ledger")
+    };
+    assert_eq!((rows, known), (0, false));
+    assert_eq!(
+        std::fs::metadata(remote.join("big.edi"))
+            .map(|m| m.len())
+            .ok(),
+        Some(bytes.len() as u64),
+        "the remote file stays"
+    );
+
+    ftp.restart_without("local_max_rate");
+    poller.disconnect();
+    let start = Instant::now();
+    loop {
+        match poller.poll_once().await {
+            Ok(r) if r.handed == ["big.edi"] => break,
+            Ok(r) => assert!(start.elapsed() < Duration::from_secs(30), "{r:?}"),
+            Err(e) => {
+                assert!(start.elapsed() < Duration::from_secs(30), "{e}");
+                poller.disconnect();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(names(&inbox), ["big.edi"]);
+    let handed = std::fs::read(inbox.join("big.edi")).expect("handed");
+    {
+        use sha2::Digest;
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(&handed)),
+            sha,
+            "the complete file"
+        );
+    }
+    // Intake's commit, then the after-action, exactly once.
+    let intake = edigate::store::FileIntake {
+        partner: "p".into(),
+        name: "big.edi".into(),
+        sha256: sha.clone(),
+        size: handed.len() as u64,
+        received_at_ms: 1,
+        correlation_id: sha.clone(),
+        state: edigate::store::FileState::Accepted,
+        reason: None,
+        interchanges: Vec::new(),
+        transactions: Vec::new(),
+        records: Vec::new(),
+        acks: Vec::new(),
+    };
+    w.run(move |s| s.record_file(&intake).map(|_| ()))
+        .await
+        .expect("commit");
+    std::fs::remove_file(inbox.join("big.edi")).expect("intake took it");
+    let r = poller.poll_once().await.expect("poll");
+    assert_eq!(r.completed, ["big.edi"], "{r:?}");
+    assert!(!remote.join("big.edi").exists());
+    let r = poller.poll_once().await.expect("poll");
+    assert!(r.handed.is_empty() && r.completed.is_empty(), "{r:?}");
+    let rows = w
+        .run(|s| Ok(s.status()?.files.values().sum::<u64>()))
+        .await
+        .expect("ledger");
+    assert_eq!(rows, 1);
 }

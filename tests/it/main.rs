@@ -8,6 +8,8 @@ mod ftp;
 mod fuzz_seeds;
 mod intake_translate;
 mod sftp;
+mod sftp_live;
+mod sshd;
 mod support;
 mod translate;
 mod x12_corpus;

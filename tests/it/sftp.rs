@@ -2,8 +2,8 @@
 //! config, host key and authorized_keys on a random port (Debian `openssh-server`, installed by
 //! `.ci/run`). Skipped with a message only when sshd is missing outside CI.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use edigate::config::GatewayConfig;
@@ -12,204 +12,10 @@ use edigate::config::transport::{
 };
 use edigate::sinks::outbound::OutboundSender;
 use edigate::sources::remote::{RemotePoller, TransportError};
-use edigate::store::{FileIntake, FileState, Store};
-use edigate::writer::StoreWriter;
+use edigate::store::Store;
 
-use crate::support::{order_file, repo_partners};
-
-const SSHD: &str = "/usr/sbin/sshd";
-
-/// A running sshd and what a client needs to reach it.
-struct Sshd {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-    fingerprint: String,
-    user: String,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Sshd {
-    fn key(&self) -> PathBuf {
-        self.dir.path().join("client_key")
-    }
-
-    /// An absolute remote folder (created) under the test's temp dir.
-    fn remote(&self, name: &str) -> PathBuf {
-        let p = self.dir.path().join("remote").join(name);
-        std::fs::create_dir_all(&p).expect("remote dir");
-        p
-    }
-
-    fn conn(&self) -> Connection {
-        Connection {
-            protocol: Protocol::Sftp,
-            host: "127.0.0.1".into(),
-            port: self.port,
-            user: self.user.clone(),
-            auth: Auth::Key {
-                key_file: self.key(),
-                passphrase_file: None,
-            },
-            host_key: Some(self.fingerprint.clone()),
-            timeout: Duration::from_secs(5),
-            tls: FtpTls::Explicit,
-            allow_plaintext: false,
-            ca_file: None,
-        }
-    }
-}
-
-fn keygen(path: &Path) {
-    let ok = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .status()
-        .expect("ssh-keygen runs");
-    assert!(ok.success(), "ssh-keygen failed");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn current_user() -> String {
-    let out = Command::new("id").arg("-un").output().expect("id -un");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// Starts sshd, or returns `None` (with a message) when it is not installed outside CI.
-fn start_sshd() -> Option<Sshd> {
-    if !Path::new(SSHD).exists() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{SSHD} is missing under CI: .ci/run must install openssh-server"
-        );
-        eprintln!("SKIPPED: {SSHD} is not installed (apt-get install openssh-server)");
-        return None;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
-    keygen(&d.join("host_key"));
-    keygen(&d.join("client_key"));
-    std::fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).expect("authorized_keys");
-    let _ = std::fs::create_dir_all("/run/sshd");
-    let port = free_port();
-    let user = current_user();
-    let config = format!(
-        "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nAuthorizedKeysFile {ak}\n\
-         PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
-         PermitRootLogin yes\nSubsystem sftp internal-sftp\nPidFile {pid}\nLogLevel FATAL\n",
-        hk = d.join("host_key").display(),
-        ak = d.join("authorized_keys").display(),
-        pid = d.join("sshd.pid").display(),
-    );
-    std::fs::write(d.join("sshd_config"), config).expect("sshd_config");
-    let child = Command::new(SSHD)
-        .arg("-D")
-        .arg("-e")
-        .arg("-f")
-        .arg(d.join("sshd_config"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("sshd starts");
-    let out = Command::new("ssh-keygen")
-        .arg("-l")
-        .arg("-f")
-        .arg(d.join("host_key.pub"))
-        .output()
-        .expect("ssh-keygen -l");
-    let fingerprint = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .nth(1)
-        .expect("fingerprint")
-        .to_string();
-    let sshd = Sshd {
-        child,
-        port,
-        dir,
-        fingerprint,
-        user,
-    };
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "sshd did not listen"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(sshd)
-}
-
-fn inbound(sshd: &Sshd, remote: &Path, after: AfterAction) -> RemoteInbound {
-    RemoteInbound {
-        conn: sshd.conn(),
-        remote_dir: remote.display().to_string(),
-        pattern: "*.edi".into(),
-        poll_interval: Duration::from_millis(200),
-        stable_interval: Duration::ZERO,
-        max_size: 1 << 20,
-        after,
-    }
-}
-
-/// A store with its writer, under `dir`.
-fn writer(dir: &Path) -> (StoreWriter, std::thread::JoinHandle<()>) {
-    StoreWriter::spawn(Store::open(&dir.join("edigate.db")).expect("store"))
-}
-
-/// What intake would commit for a file in `in/`: a ledger row with its SHA-256.
-async fn commit(w: &StoreWriter, partner: &str, path: &Path) {
-    use sha2::Digest;
-    let bytes = std::fs::read(path).expect("read handed file");
-    let sha = hex::encode(sha2::Sha256::digest(&bytes));
-    let intake = FileIntake {
-        partner: partner.into(),
-        name: path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("f")
-            .into(),
-        sha256: sha.clone(),
-        size: bytes.len() as u64,
-        received_at_ms: 1,
-        correlation_id: sha,
-        state: FileState::Accepted,
-        reason: None,
-        interchanges: Vec::new(),
-        transactions: Vec::new(),
-        records: Vec::new(),
-        acks: Vec::new(),
-    };
-    w.run(move |s| s.record_file(&intake).map(|_| ()))
-        .await
-        .expect("commit");
-}
-
-fn names(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| e.path().is_file())
-                .filter_map(|e| e.file_name().to_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
-}
+use crate::sshd::{commit, inbound, keygen, names, sftp_partners, start_sshd, walk_count, writer};
+use crate::support::order_file;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_takes_a_file_over_sftp_and_sends_the_ack_back() {
@@ -281,48 +87,6 @@ async fn the_daemon_takes_a_file_over_sftp_and_sends_the_ack_back() {
     );
     let text = edigate::store::render_status(&report, false);
     assert!(text.contains("bramblewood inbound: last ok"), "{text}");
-}
-
-/// The repository's partners in `<base>/partners`, bramblewood polled over SFTP from
-/// `remote_out` with `after`, and its acks sent to `remote_in` when given.
-fn sftp_partners(
-    sshd: &Sshd,
-    base: &Path,
-    remote_out: &Path,
-    after: &str,
-    remote_in: Option<&Path>,
-) -> PathBuf {
-    let partners = base.join("partners");
-    std::fs::create_dir_all(&partners).expect("partners");
-    for entry in std::fs::read_dir(repo_partners()).expect("repo partners") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_some_and(|e| e == "toml") {
-            let mut text = std::fs::read_to_string(&path).expect("partner");
-            if path.file_name().is_some_and(|n| n == "bramblewood.toml") {
-                let at = text.find("[inbound]").expect("[inbound]");
-                let end = text[at..].find("\n\n").map_or(text.len(), |e| at + e);
-                let mut sftp = format!(
-                    "[inbound]\nsource = \"sftp\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
-                     key_file = \"{key}\"\nhost_key = \"{fp}\"\nremote_dir = \"{rd}\"\npattern = \"*.edi\"\n\
-                     poll_interval = \"200ms\"\nstable_interval = \"0s\"\nafter = \"{after}\"\ntimeout = \"5s\"\n",
-                    port = sshd.port,
-                    user = sshd.user,
-                    key = sshd.key().display(),
-                    fp = sshd.fingerprint,
-                    rd = remote_out.display(),
-                );
-                if let Some(ri) = remote_in {
-                    sftp.push_str(&format!(
-                        "\n[outbound]\ntarget = \"sftp\"\nremote_dir = \"{}\"\npoll_interval = \"200ms\"\n",
-                        ri.display()
-                    ));
-                }
-                text.replace_range(at..end, &sftp);
-            }
-            std::fs::write(partners.join(path.file_name().expect("name")), text).expect("write");
-        }
-    }
-    partners
 }
 
 #[test]
@@ -397,22 +161,6 @@ fn sigkill_of_the_daemon_between_commit_and_remote_move_then_restart_processes_o
     assert_eq!(report.files.get("accepted"), Some(&1), "{:?}", report.files);
     assert_eq!(walk_count(&base.path().join("state/outbox")), 2);
     assert!(!remote_out.join("k.edi").exists());
-}
-
-fn walk_count(dir: &Path) -> usize {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    rd.filter_map(Result::ok)
-        .map(|e| {
-            let p = e.path();
-            if p.is_dir() {
-                walk_count(&p)
-            } else {
-                usize::from(p.extension().is_some_and(|x| x == "json"))
-            }
-        })
-        .sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -632,7 +380,7 @@ async fn a_stalled_server_fails_within_the_timeout_and_its_thread_ends() {
         let mut kept = Vec::new();
         while let Ok((s, _)) = listener.accept() {
             kept.push(s);
-            if kept.len() >= 2 {
+            if kept.len() >= 3 {
                 std::thread::sleep(Duration::from_secs(6));
                 break;
             }
@@ -676,6 +424,24 @@ async fn a_stalled_server_fails_within_the_timeout_and_its_thread_ends() {
         "blocking FTP connect took {:?}",
         start.elapsed()
     );
+    // And implicit TLS: the TLS handshake never completes. The thread must end on its own
+    // (a channel, so a thread blocked for ever fails the test instead of hanging it).
+    let mut implicit = conn.clone();
+    implicit.protocol = Protocol::Ftp;
+    implicit.host_key = None;
+    implicit.tls = FtpTls::Implicit;
+    let (done, ended) = std::sync::mpsc::channel();
+    let start = Instant::now();
+    std::thread::spawn(move || {
+        let r = edigate::sources::remote::connect(&implicit).map(|_| ());
+        let _ = done.send(r.map_err(|e| e.to_string()));
+    });
+    let r = ended
+        .recv_timeout(timeout * 3)
+        .expect("the implicit FTPS connect thread ends within the timeout");
+    let err = r.expect_err("stalled");
+    assert!(err.contains("127.0.0.1"), "{err}");
+    assert!(start.elapsed() < timeout * 3, "took {:?}", start.elapsed());
     // And the poller reports it within its deadline.
     let base = tempfile::tempdir().expect("tempdir");
     let (w, _t) = writer(base.path());
@@ -768,13 +534,7 @@ async fn a_server_restart_breaks_the_session_and_the_next_poll_reconnects() {
         0
     );
     // The server goes away with the session open (its session process too), and comes back.
-    let _ = Command::new("pkill")
-        .arg("-KILL")
-        .arg("-P")
-        .arg(sshd.child.id().to_string())
-        .status();
-    let _ = sshd.child.kill();
-    let _ = sshd.child.wait();
+    sshd.kill();
     std::fs::write(remote.join("r.edi"), "ISA*after restart").expect("write");
     let r = poller.poll_once().await;
     if let Err(e) = &r {
@@ -782,16 +542,7 @@ async fn a_server_restart_breaks_the_session_and_the_next_poll_reconnects() {
         assert!(!e.to_string().is_empty());
         poller.disconnect();
     }
-    sshd.child = Command::new(SSHD)
-        .arg("-D")
-        .arg("-e")
-        .arg("-f")
-        .arg(sshd.dir.path().join("sshd_config"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("sshd restarts");
+    sshd.restart();
     let start = Instant::now();
     loop {
         match poller.poll_once().await {
