@@ -10,7 +10,7 @@
 //! - The engine pushes events to a [`Visitor`] as the input streams past; a set's verdict is
 //!   known at its SE, a group's at its GE, an interchange's at its IEA.
 
-use std::collections::HashSet;
+use rustc_hash::FxHashSet;
 use std::io::{self, Read};
 
 use super::finding::{Code, Finding, Location, Severity, bad_value};
@@ -300,7 +300,7 @@ struct OpenGroup {
     sets: u32,
     accepted: u32,
     warned: u32,
-    st02: HashSet<String>,
+    st02: FxHashSet<ControlKey>,
     version_supported: bool,
 }
 
@@ -309,7 +309,7 @@ struct OpenInterchange<'g> {
     findings: Findings,
     groups: u32,
     ta1: u32,
-    gs06: HashSet<String>,
+    gs06: FxHashSet<ControlKey>,
     sets_total: u64,
     sets_accepted: u64,
     sets_warned: u64,
@@ -362,6 +362,26 @@ pub fn run<R: Read, V: Visitor>(
         summary.rejected = true;
     }
     Ok(summary)
+}
+
+/// A control number as a set key: digit strings (the usual case) without allocating. The digits
+/// and their count give back the exact text, so two keys are equal exactly when the texts are.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum ControlKey {
+    Digits(u64, u8),
+    Text(Box<str>),
+}
+
+impl ControlKey {
+    fn of(control: &str) -> ControlKey {
+        let b = control.as_bytes();
+        if !b.is_empty() && b.len() <= 19 && b.iter().all(u8::is_ascii_digit) {
+            let v = b.iter().fold(0u64, |a, d| a * 10 + u64::from(d - b'0'));
+            ControlKey::Digits(v, b.len() as u8)
+        } else {
+            ControlKey::Text(control.into())
+        }
+    }
 }
 
 fn text(b: &[u8]) -> String {
@@ -534,7 +554,7 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
             findings,
             groups: 0,
             ta1: 0,
-            gs06: HashSet::new(),
+            gs06: FxHashSet::default(),
             sets_total: 0,
             sets_accepted: 0,
             sets_warned: 0,
@@ -644,7 +664,7 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
         let Some(ic) = &mut self.ic else { return };
         ic.groups += 1;
         let version_supported = ic.grammars.supports_family(group.version());
-        let dup = !ic.gs06.insert(group.control().to_string());
+        let dup = !ic.gs06.insert(ControlKey::of(group.control()));
         self.visitor.group_start(&ic.ic, &group);
         self.group = Some(OpenGroup {
             group,
@@ -652,7 +672,7 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
             sets: 0,
             accepted: 0,
             warned: 0,
-            st02: HashSet::new(),
+            st02: FxHashSet::default(),
             version_supported,
         });
         let g = &self.group.as_ref().expect("just opened").group;
@@ -742,7 +762,7 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
             return;
         };
         let policy = ic.policy;
-        let dup = !group.st02.insert(header.control.clone());
+        let dup = !group.st02.insert(ControlKey::of(&header.control));
         let mut base = Location {
             offset: seg.offset,
             interchange: Some(ic.ic.control().to_string()),
@@ -752,11 +772,11 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
             ..Location::default()
         };
         let mut findings = Findings::default();
-        let mut st_loc = base.clone();
-        st_loc.segment_position = Some(1);
-        st_loc.segment_id = Some("ST".into());
         let mut add = |rule: Rule, code: Option<Code>, msg: String| {
-            findings.push(Finding::new(policy, rule, code, st_loc.clone(), msg))
+            let mut st_loc = base.clone();
+            st_loc.segment_position = Some(1);
+            st_loc.segment_id = Some("ST".into());
+            findings.push(Finding::new(policy, rule, code, st_loc, msg))
         };
         if header.id.len() != 3 || !header.id.bytes().all(|b| b.is_ascii_digit()) {
             add(
@@ -865,8 +885,16 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
             return;
         };
         let policy = self.policy();
-        let mut loc = set.base.clone();
-        loc.offset = offset;
+        // The trailer's location is built only when there is something to report.
+        let trailer_loc = |set: &OpenSet<'_>, position: Option<u32>| {
+            let mut loc = set.base.clone();
+            loc.offset = offset;
+            if let Some(p) = position {
+                loc.segment_position = Some(p);
+                loc.segment_id = Some("SE".into());
+            }
+            loc
+        };
         match se {
             Some(seg) => {
                 set.count += 1;
@@ -876,49 +904,52 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                     v.segment(seg, position, &mut set.findings);
                     v.finish(seg.offset, &mut set.findings);
                 }
-                loc.segment_position = Some(position);
-                loc.segment_id = Some("SE".into());
-                let claimed = text(seg.element(1));
-                let se02 = text(seg.element(2));
-                let mut add = |rule: Rule, code: Code, msg: String| {
-                    set.findings
-                        .push(Finding::new(policy, rule, Some(code), loc.clone(), msg))
-                };
-                match claimed.parse::<u64>() {
-                    Ok(n) if n == u64::from(position) => {}
-                    _ => add(
+                let se01 = seg.element(1);
+                let counted = std::str::from_utf8(se01)
+                    .ok()
+                    .and_then(|t| t.parse::<u64>().ok())
+                    == Some(u64::from(position));
+                if !counted {
+                    let loc = trailer_loc(&set, Some(position));
+                    set.findings.push(Finding::new(
+                        policy,
                         Rule::CountMismatch,
-                        Code::set("4"),
-                        format!("SE01 counts {claimed} segments, actual {position}"),
-                    ),
+                        Some(Code::set("4")),
+                        loc,
+                        format!("SE01 counts {} segments, actual {position}", text(se01)),
+                    ));
                 }
-                if se02 != set.header.control {
-                    if numeric_eq(&se02, &set.header.control)
+                let se02 = seg.element(2);
+                if se02 != set.header.control.as_bytes() && text(se02) != set.header.control {
+                    let se02 = text(se02);
+                    let loc = trailer_loc(&set, Some(position));
+                    let (rule, msg) = if numeric_eq(&se02, &set.header.control)
                         && !se02.is_empty()
                         && se02.bytes().all(|b| b.is_ascii_digit())
                         && set.header.control.bytes().all(|b| b.is_ascii_digit())
                     {
-                        add(
+                        (
                             Rule::ControlPadding,
-                            Code::set("3"),
                             format!(
                                 "SE02 {se02} equals ST02 {} only as a number",
                                 set.header.control
                             ),
-                        );
+                        )
                     } else {
-                        add(
+                        (
                             Rule::ControlMismatch,
-                            Code::set("3"),
                             format!("SE02 {se02:?} does not match ST02 {:?}", set.header.control),
-                        );
-                    }
+                        )
+                    };
+                    set.findings
+                        .push(Finding::new(policy, rule, Some(Code::set("3")), loc, msg));
                 }
             }
             None => {
                 if let Some(v) = &mut set.validator {
                     v.finish(offset, &mut set.findings);
                 }
+                let loc = trailer_loc(&set, None);
                 set.findings.push(Finding::new(
                     policy,
                     Rule::MissingTrailer,
