@@ -236,6 +236,16 @@ pub enum Entry {
     },
 }
 
+impl Entry {
+    /// The segment tag, or the loop's trigger tag.
+    pub fn tag(&self) -> Tag {
+        match self {
+            Entry::Segment { tag, .. } => *tag,
+            Entry::Loop { trigger, .. } => *trigger,
+        }
+    }
+}
+
 /// A loop (index 0 is the set body).
 #[derive(Debug, Clone)]
 pub struct LoopDef {
@@ -256,13 +266,57 @@ pub struct CodeList {
     pub name: String,
     /// The whole list for the version (values outside are invalid).
     pub complete: bool,
-    values: FxHashSet<Box<[u8]>>,
+    /// Codes of up to seven bytes (nearly all of them), packed into integers.
+    short: FxHashSet<u64>,
+    /// Longer codes.
+    long: FxHashSet<Box<[u8]>>,
+}
+
+/// A code of up to seven bytes as one integer: its bytes and its length, so distinct codes never
+/// share a key.
+fn pack_code(value: &[u8]) -> Option<u64> {
+    if value.len() > 7 {
+        return None;
+    }
+    let mut b = [0u8; 8];
+    b[..value.len()].copy_from_slice(value);
+    b[7] = value.len() as u8;
+    Some(u64::from_le_bytes(b))
 }
 
 impl CodeList {
+    fn new(name: String, complete: bool, values: &[String]) -> CodeList {
+        let mut list = CodeList {
+            name,
+            complete,
+            short: FxHashSet::default(),
+            long: FxHashSet::default(),
+        };
+        for v in values {
+            match pack_code(v.as_bytes()) {
+                Some(k) => list.short.insert(k),
+                None => list.long.insert(v.as_bytes().into()),
+            };
+        }
+        list
+    }
+
+    /// How many distinct codes the list holds.
+    pub fn len(&self) -> usize {
+        self.short.len() + self.long.len()
+    }
+
+    /// Whether the list holds no code.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Whether `value` is listed.
     pub fn contains(&self, value: &[u8]) -> bool {
-        self.values.contains(value)
+        match pack_code(value) {
+            Some(k) => self.short.contains(&k),
+            None => self.long.contains(value),
+        }
     }
 }
 
@@ -457,17 +511,12 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
         if list.values.is_empty() {
             ctx.err(at, format!("code list {name} is empty"));
         }
-        let values: FxHashSet<Box<[u8]>> =
-            list.values.iter().map(|v| v.as_bytes().into()).collect();
-        if values.len() != list.values.len() {
+        let compiled = CodeList::new(name.clone(), list.complete, &list.values);
+        if compiled.len() != list.values.len() {
             ctx.err(at, format!("code list {name} has duplicate values"));
         }
         code_index.insert(name.clone(), codes.len());
-        codes.push(CodeList {
-            name: name.clone(),
-            complete: list.complete,
-            values,
-        });
+        codes.push(compiled);
     }
     // Segments.
     let mut segments = Vec::new();
@@ -1087,6 +1136,22 @@ values = ["N", "F"]
         let unknown = MINI.replace("name = \"mini\"", "name = \"mini\"\ncolour = 1");
         let errs = Grammar::parse("mini.toml", &unknown).unwrap_err();
         assert!(errs[0].message.contains("colour"), "{errs:?}");
+    }
+
+    #[test]
+    fn code_lists_tell_short_and_long_codes_apart() {
+        let values: Vec<String> = ["A", "AB", "ABCDEFG", "ABCDEFGH", "", "00"]
+            .iter()
+            .map(|v| v.to_string())
+            .collect();
+        let list = CodeList::new("t".into(), true, &values);
+        assert_eq!(list.len(), 6);
+        for v in &values {
+            assert!(list.contains(v.as_bytes()), "{v}");
+        }
+        for v in ["B", "A\0", "ABCDEF", "ABCDEFGHI", "0", "000", "AB\0\0"] {
+            assert!(!list.contains(v.as_bytes()), "{v:?}");
+        }
     }
 
     #[test]

@@ -267,13 +267,21 @@ impl<'g> SetValidator<'g> {
         for depth in (0..self.stack.len()).rev() {
             let f = self.stack[depth];
             let lp = &g.loops[f.loop_index];
-            let Some(candidates) = lp.by_tag.get(&tag) else {
-                continue;
+            // A loop's trigger (entry 0) is only matched from the parent (a new repetition).
+            let lo = if depth > 0 { f.pos.max(1) } else { f.pos };
+            // Segments mostly come in grammar order: the entry at the current position or the
+            // next one is the first candidate at or after it, with no map lookup.
+            let near = [lo, lo + 1]
+                .into_iter()
+                .find(|&i| lp.entries.get(i).is_some_and(|e| e.tag() == tag));
+            let first = match near {
+                Some(i) => Some(i),
+                None => lp
+                    .by_tag
+                    .get(&tag)
+                    .and_then(|c| c.iter().copied().find(|&i| i >= lo)),
             };
-            for &i in candidates {
-                if i < f.pos || (depth > 0 && i == 0) {
-                    continue;
-                }
+            if let Some(i) = first {
                 let entry = &lp.entries[i];
                 let (matches, limit, is_loop) = match entry {
                     Entry::Segment { tag: t, max, .. } => (*t == tag, *max, None),
@@ -351,10 +359,14 @@ impl<'g> SetValidator<'g> {
         let f = self.stack[depth];
         let g = self.grammar;
         let lp = &g.loops[f.loop_index];
+        // `required` is ascending: the entries between `from` and `to` are one slice of it.
+        let lo = lp.required.partition_point(|&i| i < from);
+        let hi = lp.required.partition_point(|&i| i < to);
         for entry in lp
             .required
+            .get(lo..hi)
+            .unwrap_or(&[])
             .iter()
-            .filter(|&&i| i >= from && i < to)
             .map(|&i| &lp.entries[i])
         {
             let (required, tag) = match entry {
