@@ -36,7 +36,8 @@ pub struct SetValidator<'g> {
     base: Location,
     hl_levels: FxHashMap<HlKey, [u8; 2]>,
     structure_code: Option<String>,
-    structure: Option<(String, Vec<(String, String)>)>,
+    /// The structure's root level and its allowed parent>child level pairs, packed.
+    structure: Option<([u8; 2], Vec<([u8; 2], [u8; 2])>)>,
     counted: Vec<u64>,
     claimed: Vec<Option<(u64, u32)>>,
     hl_tag: Tag,
@@ -209,7 +210,13 @@ impl<'g> SetValidator<'g> {
             let v = seg.element(h.element);
             if !v.is_empty() {
                 let code = String::from_utf8_lossy(v).into_owned();
-                self.structure = h.structures.get(&code).cloned();
+                self.structure = h.structures.get(&code).map(|(root, pairs)| {
+                    let pairs = pairs
+                        .iter()
+                        .map(|(a, b)| (level_key(a.as_bytes()), level_key(b.as_bytes())))
+                        .collect();
+                    (level_key(root.as_bytes()), pairs)
+                });
                 self.structure_code = Some(code);
             }
         }
@@ -876,29 +883,31 @@ impl<'g> SetValidator<'g> {
         if let (Some((root, pairs)), Some(code)) = (&self.structure, &self.structure_code)
             && !level.is_empty()
         {
-            let level_s = String::from_utf8_lossy(level);
+            let lk = level_key(level);
             match (&parent_level, parent.is_empty()) {
-                (None, true) if level_s != *root => hl_finding(
+                (None, true) if lk != *root || level.len() > 2 => hl_finding(
                     self,
                     out,
                     Rule::HierarchyLevel,
                     3,
-                    format!("top level is {level_s}; structure {code} starts with {root}"),
+                    format!(
+                        "top level is {}; structure {code} starts with {}",
+                        String::from_utf8_lossy(level),
+                        level_text(root)
+                    ),
                 ),
                 (Some(pl), _) => {
-                    let plen = pl.iter().take_while(|b| **b != 0).count();
-                    let pl_bytes = &pl[..plen];
-                    if !pairs
-                        .iter()
-                        .any(|(a, b)| a.as_bytes() == pl_bytes && b.as_bytes() == level)
-                    {
-                        let pl = level_text(pl);
+                    if level.len() > 2 || !pairs.iter().any(|(a, b)| a == pl && *b == lk) {
                         hl_finding(
                             self,
                             out,
                             Rule::HierarchyLevel,
                             3,
-                            format!("level {level_s} under {pl} does not fit structure {code}"),
+                            format!(
+                                "level {} under {} does not fit structure {code}",
+                                String::from_utf8_lossy(level),
+                                level_text(pl)
+                            ),
                         );
                     }
                 }
