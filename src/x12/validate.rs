@@ -28,6 +28,9 @@ struct Frame {
     uses: u32,
 }
 
+/// An HL structure's root level and its allowed parent>child level pairs, as packed codes.
+type PackedStructure = ([u8; 2], Vec<([u8; 2], [u8; 2])>);
+
 /// Validates one transaction set against its grammar.
 pub struct SetValidator<'g> {
     grammar: &'g Grammar,
@@ -37,7 +40,7 @@ pub struct SetValidator<'g> {
     hl_levels: FxHashMap<HlKey, [u8; 2]>,
     structure_code: Option<String>,
     /// The structure's root level and its allowed parent>child level pairs, packed.
-    structure: Option<([u8; 2], Vec<([u8; 2], [u8; 2])>)>,
+    structure: Option<PackedStructure>,
     counted: Vec<u64>,
     claimed: Vec<Option<(u64, u32)>>,
     hl_tag: Tag,
@@ -896,20 +899,20 @@ impl<'g> SetValidator<'g> {
                         level_text(root)
                     ),
                 ),
-                (Some(pl), _) => {
-                    if level.len() > 2 || !pairs.iter().any(|(a, b)| a == pl && *b == lk) {
-                        hl_finding(
-                            self,
-                            out,
-                            Rule::HierarchyLevel,
-                            3,
-                            format!(
-                                "level {} under {} does not fit structure {code}",
-                                String::from_utf8_lossy(level),
-                                level_text(pl)
-                            ),
-                        );
-                    }
+                (Some(pl), _)
+                    if level.len() > 2 || !pairs.iter().any(|(a, b)| a == pl && *b == lk) =>
+                {
+                    hl_finding(
+                        self,
+                        out,
+                        Rule::HierarchyLevel,
+                        3,
+                        format!(
+                            "level {} under {} does not fit structure {code}",
+                            String::from_utf8_lossy(level),
+                            level_text(pl)
+                        ),
+                    );
                 }
                 _ => {}
             }
