@@ -30,9 +30,9 @@ use crate::canonical::translate::{
     Collect, ControlTracker, EnvelopeVerdicts, FileInfo, Rejected, Translator,
 };
 use crate::config::partner::Partner;
+use crate::intake::batcher::Finalize;
 use crate::intake::sniff::SNIFF_PREFIX_LEN;
 use crate::intake::{Sniffed, sniff};
-use crate::sinks::directory::sync_dir;
 use crate::sources::spool::{ClaimedFile, SpoolPartner, free_name, quarantine};
 use crate::store::counters::{GS06, ISA13};
 use crate::store::{
@@ -150,13 +150,14 @@ pub struct IntakeContext {
     pub in_progress: Arc<Mutex<HashSet<String>>>,
 }
 
-/// Removes a digest from the in-progress set when processing ends, however it ends.
-struct InProgress<'a> {
-    set: &'a Mutex<HashSet<String>>,
+/// Removes a digest from the in-progress set when processing ends, however it ends; for a file
+/// that reached finalization, once the ledger has marked it finalized.
+struct InProgress {
+    set: Arc<Mutex<HashSet<String>>>,
     sha: String,
 }
 
-impl Drop for InProgress<'_> {
+impl Drop for InProgress {
     fn drop(&mut self) {
         if let Ok(mut s) = self.set.lock() {
             s.remove(&self.sha);
@@ -165,7 +166,7 @@ impl Drop for InProgress<'_> {
 }
 
 impl IntakeContext {
-    fn begin(&self, sha: &str) -> InProgress<'_> {
+    fn begin(&self, sha: &str) -> InProgress {
         loop {
             if let Ok(mut s) = self.in_progress.lock()
                 && s.insert(sha.to_string())
@@ -175,7 +176,7 @@ impl IntakeContext {
             std::thread::sleep(Duration::from_millis(20));
         }
         InProgress {
-            set: &self.in_progress,
+            set: self.in_progress.clone(),
             sha: sha.to_string(),
         }
     }
@@ -199,7 +200,7 @@ pub fn process_file(
         source,
     };
     let (sha256, size) = hash_file(&file.path).map_err(io_err("cannot read"))?;
-    let _guard = ctx.begin(&sha256);
+    let guard = ctx.begin(&sha256);
     if file.recovered {
         // Left in work/ by a crash: if it was recorded (as new or as a duplicate) but not moved,
         // only the move is missing.
@@ -213,7 +214,7 @@ pub fn process_file(
             })
             .map_err(store_err)?;
         if let Some(row) = pending {
-            return finalize_recorded(ctx, file, &row);
+            return finalize_recorded(ctx, file, &row, guard);
         }
     }
     let sha = sha256.clone();
@@ -223,16 +224,16 @@ pub fn process_file(
         .map_err(store_err)?;
     if let Some(row) = known {
         return if row.finalized_at_ms.is_none() {
-            finalize_recorded(ctx, file, &row)
+            finalize_recorded(ctx, file, &row, guard)
         } else {
-            record_duplicate(ctx, file, &row, sha256, size)
+            record_duplicate(ctx, file, &row, sha256, size, guard)
         };
     }
 
     let started = std::time::Instant::now();
     if !looks_like_x12(&file.path).map_err(io_err("cannot read"))? {
         let intake = translate_other(book, file, sha256, size)?;
-        return record_and_finalize(ctx, file, intake, started);
+        return record_and_finalize(ctx, file, intake, started, guard);
     }
     let options = book.ack_options(&file.partner);
     let (verdicts, counts) =
@@ -269,7 +270,7 @@ pub fn process_file(
         });
     };
     let intake = t.into_intake(file, sha256, size);
-    record_and_finalize(ctx, file, intake, started)
+    record_and_finalize(ctx, file, intake, started, guard)
 }
 
 /// Whether the file's content is X12 (by content, never by name).
@@ -356,6 +357,7 @@ fn record_and_finalize(
     file: &ClaimedFile,
     intake: FileIntake,
     started: std::time::Instant,
+    guard: InProgress,
 ) -> Result<Processed, IntakeError> {
     let store_err = |source| IntakeError::Store {
         file: file.path.display().to_string(),
@@ -380,7 +382,7 @@ fn record_and_finalize(
     for isa13 in &recorded.reused_isa13 {
         warn!(partner = %file.partner, file = %file.name, isa13 = %isa13, "ISA13 reused with different content; processed anyway.");
     }
-    let final_path = finalize(ctx, file, recorded.file_id, state, reason.as_deref())?;
+    let final_path = finalize(ctx, file, recorded.file_id, state, reason.as_deref(), guard)?;
     crate::events::FileRecorded {
         partner: &file.partner,
         file: &file.name,
@@ -404,8 +406,9 @@ fn finalize_recorded(
     ctx: &IntakeContext,
     file: &ClaimedFile,
     row: &FileRow,
+    guard: InProgress,
 ) -> Result<Processed, IntakeError> {
-    let final_path = finalize(ctx, file, row.id, row.state, row.reason.as_deref())?;
+    let final_path = finalize(ctx, file, row.id, row.state, row.reason.as_deref(), guard)?;
     info!(partner = %file.partner, file = %file.name, "File recorded before a restart is finalized.");
     Ok(Processed::Finalized { final_path })
 }
@@ -416,6 +419,7 @@ fn record_duplicate(
     first: &FileRow,
     sha256: String,
     size: u64,
+    guard: InProgress,
 ) -> Result<Processed, IntakeError> {
     let reason = format!(
         "same bytes as file {:?} (ledger file {}) already received; nothing processed again",
@@ -448,29 +452,36 @@ fn record_duplicate(
         recorded.file_id,
         FileState::Duplicate,
         Some(&reason),
+        guard,
     )?;
     info!(partner = %file.partner, file = %file.name, first = first.id, "Duplicate file recorded and skipped.");
     Ok(Processed::Duplicate { final_path })
 }
 
 /// Moves the file to `archive/<date>/` (or `quarantine/` with a reason when nothing was
-/// accepted), then marks it finalized in the ledger.
+/// accepted) and hands it to the batcher, which makes the move durable (one folder sync for
+/// every file moved meanwhile), then marks it finalized in the ledger and only then lets a file
+/// with the same bytes in. The worker goes on with its next file meanwhile.
 fn finalize(
     ctx: &IntakeContext,
     file: &ClaimedFile,
     file_id: i64,
     state: FileState,
     reason: Option<&str>,
+    guard: InProgress,
 ) -> Result<PathBuf, IntakeError> {
     let io_err = |source| IntakeError::Io {
         file: file.path.display().to_string(),
         what: "cannot finalize",
         source,
     };
-    let final_path = match state {
+    let (final_path, sync) = match state {
         FileState::Rejected | FileState::Quarantined => {
+            // quarantine() syncs its folder itself (rare: no need to share that sync).
             let text = format!("{}\n", reason.unwrap_or("nothing in the file was accepted"));
-            quarantine(&file.path, &file.dirs.quarantine, &file.name, &text).map_err(io_err)?
+            let to =
+                quarantine(&file.path, &file.dirs.quarantine, &file.name, &text).map_err(io_err)?;
+            (to, None)
         }
         FileState::Accepted | FileState::Partial | FileState::Duplicate => {
             let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
@@ -478,13 +489,16 @@ fn finalize(
             fs::create_dir_all(&dir).map_err(io_err)?;
             let target = free_name(&dir, &file.name);
             fs::rename(&file.path, &target).map_err(io_err)?;
-            sync_dir(&dir).map_err(io_err)?;
-            target
+            (target, Some(dir))
         }
     };
-    let shown = final_path.display().to_string();
     ctx.batcher
-        .finalize_blocking(file_id, shown)
+        .finalize(Finalize {
+            file_id,
+            final_path: final_path.display().to_string(),
+            sync,
+            hold: Box::new(guard),
+        })
         .map_err(|source| IntakeError::Store {
             file: file.path.display().to_string(),
             source,
