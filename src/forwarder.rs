@@ -33,7 +33,7 @@ use crate::store::{DeliveryJob, DeliveryOutcome};
 use crate::writer::{StoreWriter, WriteError};
 
 /// Deliveries claimed per lane at once.
-const RUN_LENGTH: usize = 64;
+const RUN_LENGTH: usize = 256;
 /// Longest sleep without looking at the outbox (intake wakes the forwarder sooner).
 const IDLE_POLL: Duration = Duration::from_secs(2);
 

@@ -25,7 +25,7 @@ use crate::writer::{StoreWriter, WriteError};
 const BATCH: usize = 128;
 
 /// How long the writer lets acks gather after being woken.
-const GATHER: Duration = Duration::from_millis(25);
+const GATHER: Duration = Duration::from_millis(50);
 
 /// Files synced at once.
 const SYNC_THREADS: usize = 8;

@@ -1,18 +1,20 @@
-//! Group commits: intake workers hand their file records and finalizations to one batcher each,
-//! which writes whatever has queued up in ONE transaction (`record_files`,
-//! `mark_finalized_many`), so under load many files share one fsync and at light load a file
-//! waits for nobody.
+//! Group commits: intake workers hand their file records and finalizations to the batcher,
+//! which writes whatever has queued up in ONE transaction
+//! ([`crate::store::Store::record_files_and_finalize`]), so under load many files share one
+//! fsync and at light load a file waits for nobody.
 //!
-//! A failed record batch is retried file by file, so one bad file cannot fail its neighbours.
+//! A failed batch is retried file by file, so one bad file cannot fail its neighbours.
 //!
 //! Finalization does not hold up the worker: it moves the file into the archive and queues it
-//! here. For everything queued, the batcher syncs each archive folder once (the moves are then
-//! durable), marks the files finalized in one transaction, and only then drops what each file
-//! holds (its digest's place in line). If a sync or the mark fails, the files stay unmarked and
-//! the next start finds them where they were moved (`reconcile_unfinalized`).
+//! here. For everything queued, the finalizer syncs each archive folder once (the moves are then
+//! durable) and passes the files on to be marked finalized with the next records' commit; only
+//! after that commit does it drop what each file holds (its digest's place in line). If a sync
+//! or the mark fails, the files stay unmarked and the next start finds them where they were
+//! moved (`reconcile_unfinalized`).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -22,7 +24,20 @@ use crate::writer::{StoreWriter, WriteError};
 /// Files recorded per transaction, at most.
 const MAX_BATCH: usize = 64;
 
-type RecordRequest = (FileIntake, oneshot::Sender<Result<Recorded, WriteError>>);
+/// Files finalized per folder sync, at most.
+const MAX_FINALIZE: usize = 256;
+
+/// How long moved files gather before their folders are synced (finalization is not on the
+/// way to the ERP; fewer, larger batches cost fewer syncs).
+const FINALIZE_GATHER: Duration = Duration::from_millis(10);
+
+/// What the committing task receives.
+enum Request {
+    /// A file to record; the reply says what was new.
+    Record(Box<FileIntake>, oneshot::Sender<Result<Recorded, WriteError>>),
+    /// Files whose moves are durable, to mark finalized.
+    Finalized(Vec<Finalize>),
+}
 
 /// A file moved out of `work/`, to be made durable and marked finalized.
 pub struct Finalize {
@@ -49,7 +64,7 @@ impl std::fmt::Debug for Finalize {
 /// Handles the workers use (from blocking threads).
 #[derive(Debug, Clone)]
 pub struct Batcher {
-    record: mpsc::UnboundedSender<RecordRequest>,
+    record: mpsc::UnboundedSender<Request>,
     finalize: mpsc::UnboundedSender<Finalize>,
 }
 
@@ -58,49 +73,31 @@ fn gone() -> WriteError {
 }
 
 impl Batcher {
-    /// Starts both batchers on the current runtime; they end when every handle is dropped.
+    /// Starts the committing task and the finalizer on the current runtime; they end when every
+    /// handle is dropped (the finalizer first, then the committer, each after draining).
     pub fn spawn(writer: StoreWriter) -> Batcher {
-        let (record, mut record_rx) = mpsc::unbounded_channel::<RecordRequest>();
+        let (record, mut record_rx) = mpsc::unbounded_channel::<Request>();
         let (finalize, mut finalize_rx) = mpsc::unbounded_channel::<Finalize>();
-        let w = writer.clone();
         tokio::spawn(async move {
             while let Some(first) = record_rx.recv().await {
+                let mut files = usize::from(matches!(first, Request::Record(..)));
                 let mut batch = vec![first];
-                while batch.len() < MAX_BATCH {
+                while files < MAX_BATCH {
                     match record_rx.try_recv() {
-                        Ok(r) => batch.push(r),
+                        Ok(r) => {
+                            files += usize::from(matches!(r, Request::Record(..)));
+                            batch.push(r);
+                        }
                         Err(_) => break,
                     }
                 }
-                let (intakes, replies): (Vec<FileIntake>, Vec<_>) = batch.into_iter().unzip();
-                let result = w
-                    .call(move |s| {
-                        let all = s.record_files(&intakes);
-                        (all, intakes)
-                    })
-                    .await;
-                match result {
-                    Ok((Ok(recorded), _)) => {
-                        for (reply, r) in replies.into_iter().zip(recorded) {
-                            let _ = reply.send(Ok(r));
-                        }
-                    }
-                    Ok((Err(_), intakes)) => {
-                        for (intake, reply) in intakes.into_iter().zip(replies) {
-                            let r = w.run(move |s| s.record_file(&intake)).await;
-                            let _ = reply.send(r);
-                        }
-                    }
-                    Err(_) => {
-                        for reply in replies {
-                            let _ = reply.send(Err(gone()));
-                        }
-                    }
-                }
+                commit(&writer, batch).await;
             }
         });
+        let committer = record.clone();
         tokio::spawn(async move {
             while let Some(first) = finalize_rx.recv().await {
+                tokio::time::sleep(FINALIZE_GATHER).await;
                 let mut batch = vec![first];
                 while batch.len() < MAX_FINALIZE {
                     match finalize_rx.try_recv() {
@@ -108,7 +105,10 @@ impl Batcher {
                         Err(_) => break,
                     }
                 }
-                finalize_batch(&writer, batch).await;
+                let synced = sync_moves(batch).await;
+                if !synced.is_empty() {
+                    let _ = committer.send(Request::Finalized(synced));
+                }
             }
         });
         Batcher { record, finalize }
@@ -117,7 +117,9 @@ impl Batcher {
     /// Records one file (in a shared transaction); call from a blocking thread.
     pub fn record_blocking(&self, intake: FileIntake) -> Result<Recorded, WriteError> {
         let (tx, rx) = oneshot::channel();
-        self.record.send((intake, tx)).map_err(|_| gone())?;
+        self.record
+            .send(Request::Record(Box::new(intake), tx))
+            .map_err(|_| gone())?;
         rx.blocking_recv().map_err(|_| gone())?
     }
 
@@ -127,12 +129,60 @@ impl Batcher {
     }
 }
 
-/// Files finalized per folder sync and transaction, at most.
-const MAX_FINALIZE: usize = 256;
+/// One transaction for every record and mark of `batch`; if it fails, the files are recorded
+/// one by one and the marks on their own. What the marked files hold is dropped afterwards.
+async fn commit(writer: &StoreWriter, batch: Vec<Request>) {
+    let mut intakes = Vec::new();
+    let mut replies = Vec::new();
+    let mut finalized = Vec::new();
+    for r in batch {
+        match r {
+            Request::Record(intake, reply) => {
+                intakes.push(*intake);
+                replies.push(reply);
+            }
+            Request::Finalized(files) => finalized.extend(files),
+        }
+    }
+    let marks: Vec<(i64, String)> = finalized
+        .iter()
+        .map(|f| (f.file_id, f.final_path.clone()))
+        .collect();
+    let result = writer
+        .call(move |s| {
+            let all = s.record_files_and_finalize(&intakes, &marks);
+            (all, intakes, marks)
+        })
+        .await;
+    match result {
+        Ok((Ok(recorded), _, _)) => {
+            for (reply, r) in replies.into_iter().zip(recorded) {
+                let _ = reply.send(Ok(r));
+            }
+        }
+        Ok((Err(_), intakes, marks)) => {
+            for (intake, reply) in intakes.into_iter().zip(replies) {
+                let r = writer.run(move |s| s.record_file(&intake)).await;
+                let _ = reply.send(r);
+            }
+            if !marks.is_empty()
+                && let Err(e) = writer.run(move |s| s.mark_finalized_many(&marks)).await
+            {
+                tracing::warn!(error = %e, "Cannot mark files finalized; the next start finds them.");
+            }
+        }
+        Err(_) => {
+            for reply in replies {
+                let _ = reply.send(Err(gone()));
+            }
+        }
+    }
+    drop(finalized);
+}
 
-/// Syncs the folders the files of `batch` were moved into, once each, then marks the files
-/// whose folder synced finalized in one transaction; then drops what they hold.
-async fn finalize_batch(writer: &StoreWriter, batch: Vec<Finalize>) {
+/// Syncs the folders the files of `batch` were moved into, once each; returns the files whose
+/// move is durable (the others are left for the next start).
+async fn sync_moves(batch: Vec<Finalize>) -> Vec<Finalize> {
     let dirs: BTreeSet<PathBuf> = batch.iter().filter_map(|f| f.sync.clone()).collect();
     let synced = tokio::task::spawn_blocking(move || {
         dirs.into_iter()
@@ -150,17 +200,10 @@ async fn finalize_batch(writer: &StoreWriter, batch: Vec<Finalize>) {
         tracing::warn!(
             "The archive folder sync did not finish; the files are marked finalized at the next start."
         );
-        return;
+        return Vec::new();
     };
-    let files: Vec<(i64, String)> = batch
-        .iter()
+    batch
+        .into_iter()
         .filter(|f| f.sync.as_ref().is_none_or(|d| !failed.contains(d)))
-        .map(|f| (f.file_id, f.final_path.clone()))
-        .collect();
-    if !files.is_empty()
-        && let Err(e) = writer.run(move |s| s.mark_finalized_many(&files)).await
-    {
-        tracing::warn!(error = %e, "Cannot mark files finalized; the next start finds them.");
-    }
-    drop(batch);
+        .collect()
 }

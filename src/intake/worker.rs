@@ -609,7 +609,7 @@ pub struct ControlPool {
 type Reserved = (VecDeque<u64>, VecDeque<u64>);
 
 /// Numbers reserved per refill, at least.
-const CONTROL_BLOCK: u64 = 16;
+const CONTROL_BLOCK: u64 = 64;
 
 impl ControlPool {
     /// Takes `interchanges` ISA13s and `groups` GS06s for `partner`, reserving more first when
