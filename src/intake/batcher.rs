@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::store::{FileIntake, Recorded};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+use crate::store::{FileIntake, FileRow, Recorded, Store};
 use crate::writer::{StoreWriter, WriteError};
 
 /// Files recorded per transaction, at most.
@@ -29,12 +31,16 @@ const MAX_FINALIZE: usize = 256;
 
 /// How long moved files gather before their folders are synced (finalization is not on the
 /// way to the ERP; fewer, larger batches cost fewer syncs).
-const FINALIZE_GATHER: Duration = Duration::from_millis(10);
+const FINALIZE_GATHER: Duration = Duration::from_millis(50);
 
 /// What the committing task receives.
 enum Request {
     /// A file to record; the reply says what was new.
-    Record(Box<FileIntake>, oneshot::Sender<Result<Recorded, WriteError>>),
+    Record(
+        Box<FileIntake>,
+        oneshot::Sender<Result<Recorded, WriteError>>,
+        Permit,
+    ),
     /// Files whose moves are durable, to mark finalized.
     Finalized(Vec<Finalize>),
 }
@@ -61,11 +67,51 @@ impl std::fmt::Debug for Finalize {
     }
 }
 
+/// Files handed over and not yet committed, at most (a worker waits for room).
+const MAX_PENDING: usize = 64;
+
+/// Counts files handed over and not yet committed.
+#[derive(Debug, Default)]
+struct Gate {
+    pending: Mutex<usize>,
+    room: Condvar,
+}
+
+/// One file's place in the [`Gate`], given back when dropped.
+struct Permit(Arc<Gate>);
+
+impl Gate {
+    fn enter(self: &Arc<Self>) -> Permit {
+        let mut n = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        while *n >= MAX_PENDING {
+            n = self.room.wait(n).unwrap_or_else(PoisonError::into_inner);
+        }
+        *n += 1;
+        Permit(self.clone())
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let mut n = self
+            .0
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *n = n.saturating_sub(1);
+        self.0.room.notify_one();
+    }
+}
+
 /// Handles the workers use (from blocking threads).
 #[derive(Debug, Clone)]
 pub struct Batcher {
     record: mpsc::UnboundedSender<Request>,
     finalize: mpsc::UnboundedSender<Finalize>,
+    gate: Arc<Gate>,
+    /// A read-only connection for lookups, so they never wait behind a commit's fsync on the
+    /// writer thread (WAL readers see every committed transaction). Opened on first use.
+    reader: Arc<Mutex<Option<Store>>>,
 }
 
 fn gone() -> WriteError {
@@ -111,16 +157,54 @@ impl Batcher {
                 }
             }
         });
-        Batcher { record, finalize }
+        Batcher {
+            record,
+            finalize,
+            gate: Arc::default(),
+            reader: Arc::default(),
+        }
     }
 
     /// Records one file (in a shared transaction); call from a blocking thread.
     pub fn record_blocking(&self, intake: FileIntake) -> Result<Recorded, WriteError> {
+        self.record(intake)?.blocking_recv().map_err(|_| gone())?
+    }
+
+    /// Hands one file over for the next group commit and returns at once (after waiting for
+    /// room when [`MAX_PENDING`] files are already waiting); the receiver gets the outcome.
+    /// Call from a blocking thread.
+    pub fn record(
+        &self,
+        intake: FileIntake,
+    ) -> Result<oneshot::Receiver<Result<Recorded, WriteError>>, WriteError> {
+        let permit = self.gate.enter();
         let (tx, rx) = oneshot::channel();
         self.record
-            .send(Request::Record(Box::new(intake), tx))
+            .send(Request::Record(Box::new(intake), tx, permit))
             .map_err(|_| gone())?;
-        rx.blocking_recv().map_err(|_| gone())?
+        Ok(rx)
+    }
+
+    /// The first file recorded with these bytes, read through the read-only connection (the
+    /// writer's when that cannot be opened or fails); call from a blocking thread.
+    pub fn file_by_sha256(
+        &self,
+        writer: &StoreWriter,
+        sha256: &str,
+    ) -> Result<Option<FileRow>, WriteError> {
+        if let Ok(mut reader) = self.reader.lock() {
+            if reader.is_none() {
+                let path = writer.run_blocking(|s| Ok(s.path().to_path_buf()))?;
+                *reader = Store::open_readonly(&path).ok();
+            }
+            if let Some(store) = reader.as_ref()
+                && let Ok(row) = store.file_by_sha256(sha256)
+            {
+                return Ok(row);
+            }
+        }
+        let sha = sha256.to_string();
+        writer.run_blocking(move |s| s.file_by_sha256(&sha))
     }
 
     /// Queues a moved file for its folder sync and its mark (in shared ones); returns at once.
@@ -135,11 +219,13 @@ async fn commit(writer: &StoreWriter, batch: Vec<Request>) {
     let mut intakes = Vec::new();
     let mut replies = Vec::new();
     let mut finalized = Vec::new();
+    let mut permits = Vec::new();
     for r in batch {
         match r {
-            Request::Record(intake, reply) => {
+            Request::Record(intake, reply, permit) => {
                 intakes.push(*intake);
                 replies.push(reply);
+                permits.push(permit);
             }
             Request::Finalized(files) => finalized.extend(files),
         }
@@ -178,6 +264,7 @@ async fn commit(writer: &StoreWriter, batch: Vec<Request>) {
         }
     }
     drop(finalized);
+    drop(permits);
 }
 
 /// Syncs the folders the files of `batch` were moved into, once each; returns the files whose

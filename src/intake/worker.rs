@@ -130,6 +130,9 @@ pub enum Processed {
         /// Where the file went.
         final_path: PathBuf,
     },
+    /// Handed to the batcher: recorded with the next group commit, then moved and finalized
+    /// there (failures are logged; the file stays in `work/` for the next start).
+    Queued,
 }
 
 /// Shared by the intake workers.
@@ -219,8 +222,8 @@ pub fn process_file(
     }
     let sha = sha256.clone();
     let known = ctx
-        .writer
-        .run_blocking(move |s| s.file_by_sha256(&sha))
+        .batcher
+        .file_by_sha256(&ctx.writer, &sha)
         .map_err(store_err)?;
     if let Some(row) = known {
         return if row.finalized_at_ms.is_none() {
@@ -369,36 +372,103 @@ fn record_and_finalize(
         .iter()
         .map(|i| i.isa13.clone())
         .collect();
-    let state = intake.state;
-    let reason = intake.reason.clone();
-    let had_acks = !intake.acks.is_empty();
-    let recorded: Recorded = ctx.batcher.record_blocking(intake).map_err(store_err)?;
-    if had_acks {
-        ctx.acks_ready.notify_one();
+    let after = AfterRecord {
+        state: intake.state,
+        reason: intake.reason.clone(),
+        had_acks: !intake.acks.is_empty(),
+        correlation,
+        isa13,
+        started,
+    };
+    let pending = ctx.batcher.record(intake).map_err(store_err)?;
+    // On the daemon's runtime the worker goes on with its next file while this one waits for
+    // its group commit (so commits group up); the move and the rest follow the commit.
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let (ctx, file) = (ctx.clone(), file.clone());
+        rt.spawn(async move {
+            let recorded = pending.await.unwrap_or_else(|_| Err(gone()));
+            let shown = file.path.display().to_string();
+            let done = tokio::task::spawn_blocking(move || {
+                after.finish(&ctx, &file, recorded, guard).map(|_| ())
+            })
+            .await;
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "File not processed; it stays in work/ and is retried at the next start.");
+                }
+                Err(e) => {
+                    tracing::error!(file = %shown, error = %e, "Intake worker failed; the file stays in work/.");
+                }
+            }
+        });
+        return Ok(Processed::Queued);
     }
-    if recorded.new_records > 0 {
-        ctx.records_ready.notify_one();
+    let recorded = pending.blocking_recv().unwrap_or_else(|_| Err(gone()));
+    after.finish(ctx, file, recorded, guard)
+}
+
+fn gone() -> WriteError {
+    WriteError::Gone(crate::writer::WriterGone)
+}
+
+/// What is left of a file's intake once its records are committed.
+struct AfterRecord {
+    state: FileState,
+    reason: Option<String>,
+    had_acks: bool,
+    correlation: String,
+    isa13: Vec<String>,
+    started: std::time::Instant,
+}
+
+impl AfterRecord {
+    fn finish(
+        self,
+        ctx: &IntakeContext,
+        file: &ClaimedFile,
+        recorded: Result<Recorded, WriteError>,
+        guard: InProgress,
+    ) -> Result<Processed, IntakeError> {
+        let recorded = recorded.map_err(|source| IntakeError::Store {
+            file: file.path.display().to_string(),
+            source,
+        })?;
+        let AfterRecord {
+            state,
+            reason,
+            had_acks,
+            correlation,
+            isa13,
+            started,
+        } = self;
+        if had_acks {
+            ctx.acks_ready.notify_one();
+        }
+        if recorded.new_records > 0 {
+            ctx.records_ready.notify_one();
+        }
+        for isa13 in &recorded.reused_isa13 {
+            warn!(partner = %file.partner, file = %file.name, isa13 = %isa13, "ISA13 reused with different content; processed anyway.");
+        }
+        let final_path = finalize(ctx, file, recorded.file_id, state, reason.as_deref(), guard)?;
+        crate::events::FileRecorded {
+            partner: &file.partner,
+            file: &file.name,
+            correlation: &correlation,
+            isa13: &isa13.join(","),
+            state: state.as_str(),
+            records: recorded.new_records,
+            duplicate_records: recorded.duplicate_records,
+            took: started.elapsed(),
+        }
+        .emit();
+        Ok(Processed::Recorded {
+            state,
+            new_records: recorded.new_records,
+            final_path,
+        })
     }
-    for isa13 in &recorded.reused_isa13 {
-        warn!(partner = %file.partner, file = %file.name, isa13 = %isa13, "ISA13 reused with different content; processed anyway.");
-    }
-    let final_path = finalize(ctx, file, recorded.file_id, state, reason.as_deref(), guard)?;
-    crate::events::FileRecorded {
-        partner: &file.partner,
-        file: &file.name,
-        correlation: &correlation,
-        isa13: &isa13.join(","),
-        state: state.as_str(),
-        records: recorded.new_records,
-        duplicate_records: recorded.duplicate_records,
-        took: started.elapsed(),
-    }
-    .emit();
-    Ok(Processed::Recorded {
-        state,
-        new_records: recorded.new_records,
-        final_path,
-    })
 }
 
 /// A file recorded before a crash: move it where its state says, then mark it.
