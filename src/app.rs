@@ -151,7 +151,7 @@ pub async fn run_with_reload(
         controls: Arc::default(),
         in_progress: Arc::new(Mutex::new(Default::default())),
     };
-    let (claim_tx, claim_rx) = mpsc::channel(config.intake_workers * 4);
+    let (claim_tx, claim_rx) = mpsc::channel(config.intake_workers * 16);
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(run_workers(
         ctx,

@@ -33,7 +33,7 @@ use crate::store::{DeliveryJob, DeliveryOutcome};
 use crate::writer::{StoreWriter, WriteError};
 
 /// Deliveries claimed per lane at once.
-const RUN_LENGTH: usize = 64;
+const RUN_LENGTH: usize = 256;
 /// Longest sleep without looking at the outbox (intake wakes the forwarder sooner).
 const IDLE_POLL: Duration = Duration::from_secs(2);
 
@@ -84,16 +84,13 @@ impl Forwarder {
         let mut done: Vec<RunResult> = Vec::new();
         let mut stopping = false;
         loop {
-            // Collect every run that has finished, then record them in one commit.
+            // Collect every run that has finished; their outcomes are recorded in one commit,
+            // in the same writer call as the next claim when there is one (one trip through
+            // the writer's queue instead of two before a lane goes on).
             while let Some(r) = tasks.try_join_next() {
                 done.push(r.unwrap_or_default());
             }
-            if !done.is_empty() {
-                self.settle(std::mem::take(&mut done)).await?;
-            }
-            if stopping && tasks.is_empty() {
-                break;
-            }
+            let mut settle = (!done.is_empty()).then(|| self.observe(std::mem::take(&mut done)));
             let mut wake_at = Instant::now() + IDLE_POLL;
             let free = self.settings.concurrency.saturating_sub(tasks.len());
             if !stopping && free > 0 {
@@ -111,9 +108,15 @@ impl Forwarder {
                 };
                 if lanes > 0 {
                     let now = now_ms();
+                    let outcomes = settle.take();
                     let runs = self
                         .writer
-                        .run(move |s| s.claim_due_runs(now, lanes, per_lane))
+                        .run(move |s| {
+                            if let Some(o) = outcomes {
+                                o.write(s)?;
+                            }
+                            s.claim_due_runs(now, lanes, per_lane)
+                        })
                         .await?;
                     if runs.is_empty() {
                         if per_lane == 1 {
@@ -134,6 +137,12 @@ impl Forwarder {
                     }
                 }
             }
+            if let Some(o) = settle {
+                self.writer.run(move |s| o.write(s)).await?;
+            }
+            if stopping && tasks.is_empty() {
+                break;
+            }
             let can_claim = !stopping && tasks.len() < self.settings.concurrency;
             tokio::select! {
                 r = tasks.join_next(), if !tasks.is_empty() => {
@@ -153,10 +162,9 @@ impl Forwarder {
         Ok(())
     }
 
-    /// Records outcomes and releases in one writer call; feeds the breaker.
-    async fn settle(&mut self, results: Vec<RunResult>) -> Result<(), WriteError> {
-        let mut outcomes = Vec::new();
-        let mut release = Vec::new();
+    /// Feeds the breaker with finished runs; returns what the ledger must record.
+    fn observe(&mut self, results: Vec<RunResult>) -> Settle {
+        let mut settle = Settle::default();
         for r in results {
             for failure in r.failures {
                 if self.breaker.observe(failure, Instant::now()) {
@@ -166,20 +174,29 @@ impl Forwarder {
                     );
                 }
             }
-            outcomes.extend(r.outcomes);
-            release.extend(r.release);
+            settle.outcomes.extend(r.outcomes);
+            settle.release.extend(r.release);
         }
-        self.writer
-            .run(move |s| {
-                if !outcomes.is_empty() {
-                    s.record_outcomes(&outcomes)?;
-                }
-                if !release.is_empty() {
-                    s.release(&release)?;
-                }
-                Ok(())
-            })
-            .await
+        settle
+    }
+}
+
+/// Outcomes and releases of finished runs, recorded together.
+#[derive(Debug, Default)]
+struct Settle {
+    outcomes: Vec<DeliveryOutcome>,
+    release: Vec<i64>,
+}
+
+impl Settle {
+    fn write(self, s: &mut crate::store::Store) -> Result<(), crate::store::StoreError> {
+        if !self.outcomes.is_empty() {
+            s.record_outcomes(&self.outcomes)?;
+        }
+        if !self.release.is_empty() {
+            s.release(&self.release)?;
+        }
+        Ok(())
     }
 }
 

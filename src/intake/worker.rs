@@ -30,9 +30,9 @@ use crate::canonical::translate::{
     Collect, ControlTracker, EnvelopeVerdicts, FileInfo, Rejected, Translator,
 };
 use crate::config::partner::Partner;
+use crate::intake::batcher::Finalize;
 use crate::intake::sniff::SNIFF_PREFIX_LEN;
 use crate::intake::{Sniffed, sniff};
-use crate::sinks::directory::sync_dir;
 use crate::sources::spool::{ClaimedFile, SpoolPartner, free_name, quarantine};
 use crate::store::counters::{GS06, ISA13};
 use crate::store::{
@@ -130,6 +130,9 @@ pub enum Processed {
         /// Where the file went.
         final_path: PathBuf,
     },
+    /// Handed to the batcher: recorded with the next group commit, then moved and finalized
+    /// there (failures are logged; the file stays in `work/` for the next start).
+    Queued,
 }
 
 /// Shared by the intake workers.
@@ -150,13 +153,14 @@ pub struct IntakeContext {
     pub in_progress: Arc<Mutex<HashSet<String>>>,
 }
 
-/// Removes a digest from the in-progress set when processing ends, however it ends.
-struct InProgress<'a> {
-    set: &'a Mutex<HashSet<String>>,
+/// Removes a digest from the in-progress set when processing ends, however it ends; for a file
+/// that reached finalization, once the ledger has marked it finalized.
+struct InProgress {
+    set: Arc<Mutex<HashSet<String>>>,
     sha: String,
 }
 
-impl Drop for InProgress<'_> {
+impl Drop for InProgress {
     fn drop(&mut self) {
         if let Ok(mut s) = self.set.lock() {
             s.remove(&self.sha);
@@ -165,7 +169,7 @@ impl Drop for InProgress<'_> {
 }
 
 impl IntakeContext {
-    fn begin(&self, sha: &str) -> InProgress<'_> {
+    fn begin(&self, sha: &str) -> InProgress {
         loop {
             if let Ok(mut s) = self.in_progress.lock()
                 && s.insert(sha.to_string())
@@ -175,7 +179,7 @@ impl IntakeContext {
             std::thread::sleep(Duration::from_millis(20));
         }
         InProgress {
-            set: &self.in_progress,
+            set: self.in_progress.clone(),
             sha: sha.to_string(),
         }
     }
@@ -199,7 +203,7 @@ pub fn process_file(
         source,
     };
     let (sha256, size) = hash_file(&file.path).map_err(io_err("cannot read"))?;
-    let _guard = ctx.begin(&sha256);
+    let guard = ctx.begin(&sha256);
     if file.recovered {
         // Left in work/ by a crash: if it was recorded (as new or as a duplicate) but not moved,
         // only the move is missing.
@@ -213,26 +217,26 @@ pub fn process_file(
             })
             .map_err(store_err)?;
         if let Some(row) = pending {
-            return finalize_recorded(ctx, file, &row);
+            return finalize_recorded(ctx, file, &row, guard);
         }
     }
     let sha = sha256.clone();
     let known = ctx
-        .writer
-        .run_blocking(move |s| s.file_by_sha256(&sha))
+        .batcher
+        .file_by_sha256(&ctx.writer, &sha)
         .map_err(store_err)?;
     if let Some(row) = known {
         return if row.finalized_at_ms.is_none() {
-            finalize_recorded(ctx, file, &row)
+            finalize_recorded(ctx, file, &row, guard)
         } else {
-            record_duplicate(ctx, file, &row, sha256, size)
+            record_duplicate(ctx, file, &row, sha256, size, guard)
         };
     }
 
     let started = std::time::Instant::now();
     if !looks_like_x12(&file.path).map_err(io_err("cannot read"))? {
         let intake = translate_other(book, file, sha256, size)?;
-        return record_and_finalize(ctx, file, intake, started);
+        return record_and_finalize(ctx, file, intake, started, guard);
     }
     let options = book.ack_options(&file.partner);
     let (verdicts, counts) =
@@ -269,7 +273,7 @@ pub fn process_file(
         });
     };
     let intake = t.into_intake(file, sha256, size);
-    record_and_finalize(ctx, file, intake, started)
+    record_and_finalize(ctx, file, intake, started, guard)
 }
 
 /// Whether the file's content is X12 (by content, never by name).
@@ -356,6 +360,7 @@ fn record_and_finalize(
     file: &ClaimedFile,
     intake: FileIntake,
     started: std::time::Instant,
+    guard: InProgress,
 ) -> Result<Processed, IntakeError> {
     let store_err = |source| IntakeError::Store {
         file: file.path.display().to_string(),
@@ -367,36 +372,103 @@ fn record_and_finalize(
         .iter()
         .map(|i| i.isa13.clone())
         .collect();
-    let state = intake.state;
-    let reason = intake.reason.clone();
-    let had_acks = !intake.acks.is_empty();
-    let recorded: Recorded = ctx.batcher.record_blocking(intake).map_err(store_err)?;
-    if had_acks {
-        ctx.acks_ready.notify_one();
+    let after = AfterRecord {
+        state: intake.state,
+        reason: intake.reason.clone(),
+        had_acks: !intake.acks.is_empty(),
+        correlation,
+        isa13,
+        started,
+    };
+    let pending = ctx.batcher.record(intake).map_err(store_err)?;
+    // On the daemon's runtime the worker goes on with its next file while this one waits for
+    // its group commit (so commits group up); the move and the rest follow the commit.
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let (ctx, file) = (ctx.clone(), file.clone());
+        rt.spawn(async move {
+            let recorded = pending.await.unwrap_or_else(|_| Err(gone()));
+            let shown = file.path.display().to_string();
+            let done = tokio::task::spawn_blocking(move || {
+                after.finish(&ctx, &file, recorded, guard).map(|_| ())
+            })
+            .await;
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "File not processed; it stays in work/ and is retried at the next start.");
+                }
+                Err(e) => {
+                    tracing::error!(file = %shown, error = %e, "Intake worker failed; the file stays in work/.");
+                }
+            }
+        });
+        return Ok(Processed::Queued);
     }
-    if recorded.new_records > 0 {
-        ctx.records_ready.notify_one();
+    let recorded = pending.blocking_recv().unwrap_or_else(|_| Err(gone()));
+    after.finish(ctx, file, recorded, guard)
+}
+
+fn gone() -> WriteError {
+    WriteError::Gone(crate::writer::WriterGone)
+}
+
+/// What is left of a file's intake once its records are committed.
+struct AfterRecord {
+    state: FileState,
+    reason: Option<String>,
+    had_acks: bool,
+    correlation: String,
+    isa13: Vec<String>,
+    started: std::time::Instant,
+}
+
+impl AfterRecord {
+    fn finish(
+        self,
+        ctx: &IntakeContext,
+        file: &ClaimedFile,
+        recorded: Result<Recorded, WriteError>,
+        guard: InProgress,
+    ) -> Result<Processed, IntakeError> {
+        let recorded = recorded.map_err(|source| IntakeError::Store {
+            file: file.path.display().to_string(),
+            source,
+        })?;
+        let AfterRecord {
+            state,
+            reason,
+            had_acks,
+            correlation,
+            isa13,
+            started,
+        } = self;
+        if had_acks {
+            ctx.acks_ready.notify_one();
+        }
+        if recorded.new_records > 0 {
+            ctx.records_ready.notify_one();
+        }
+        for isa13 in &recorded.reused_isa13 {
+            warn!(partner = %file.partner, file = %file.name, isa13 = %isa13, "ISA13 reused with different content; processed anyway.");
+        }
+        let final_path = finalize(ctx, file, recorded.file_id, state, reason.as_deref(), guard)?;
+        crate::events::FileRecorded {
+            partner: &file.partner,
+            file: &file.name,
+            correlation: &correlation,
+            isa13: &isa13.join(","),
+            state: state.as_str(),
+            records: recorded.new_records,
+            duplicate_records: recorded.duplicate_records,
+            took: started.elapsed(),
+        }
+        .emit();
+        Ok(Processed::Recorded {
+            state,
+            new_records: recorded.new_records,
+            final_path,
+        })
     }
-    for isa13 in &recorded.reused_isa13 {
-        warn!(partner = %file.partner, file = %file.name, isa13 = %isa13, "ISA13 reused with different content; processed anyway.");
-    }
-    let final_path = finalize(ctx, file, recorded.file_id, state, reason.as_deref())?;
-    crate::events::FileRecorded {
-        partner: &file.partner,
-        file: &file.name,
-        correlation: &correlation,
-        isa13: &isa13.join(","),
-        state: state.as_str(),
-        records: recorded.new_records,
-        duplicate_records: recorded.duplicate_records,
-        took: started.elapsed(),
-    }
-    .emit();
-    Ok(Processed::Recorded {
-        state,
-        new_records: recorded.new_records,
-        final_path,
-    })
 }
 
 /// A file recorded before a crash: move it where its state says, then mark it.
@@ -404,8 +476,9 @@ fn finalize_recorded(
     ctx: &IntakeContext,
     file: &ClaimedFile,
     row: &FileRow,
+    guard: InProgress,
 ) -> Result<Processed, IntakeError> {
-    let final_path = finalize(ctx, file, row.id, row.state, row.reason.as_deref())?;
+    let final_path = finalize(ctx, file, row.id, row.state, row.reason.as_deref(), guard)?;
     info!(partner = %file.partner, file = %file.name, "File recorded before a restart is finalized.");
     Ok(Processed::Finalized { final_path })
 }
@@ -416,6 +489,7 @@ fn record_duplicate(
     first: &FileRow,
     sha256: String,
     size: u64,
+    guard: InProgress,
 ) -> Result<Processed, IntakeError> {
     let reason = format!(
         "same bytes as file {:?} (ledger file {}) already received; nothing processed again",
@@ -448,29 +522,36 @@ fn record_duplicate(
         recorded.file_id,
         FileState::Duplicate,
         Some(&reason),
+        guard,
     )?;
     info!(partner = %file.partner, file = %file.name, first = first.id, "Duplicate file recorded and skipped.");
     Ok(Processed::Duplicate { final_path })
 }
 
 /// Moves the file to `archive/<date>/` (or `quarantine/` with a reason when nothing was
-/// accepted), then marks it finalized in the ledger.
+/// accepted) and hands it to the batcher, which makes the move durable (one folder sync for
+/// every file moved meanwhile), then marks it finalized in the ledger and only then lets a file
+/// with the same bytes in. The worker goes on with its next file meanwhile.
 fn finalize(
     ctx: &IntakeContext,
     file: &ClaimedFile,
     file_id: i64,
     state: FileState,
     reason: Option<&str>,
+    guard: InProgress,
 ) -> Result<PathBuf, IntakeError> {
     let io_err = |source| IntakeError::Io {
         file: file.path.display().to_string(),
         what: "cannot finalize",
         source,
     };
-    let final_path = match state {
+    let (final_path, sync) = match state {
         FileState::Rejected | FileState::Quarantined => {
+            // quarantine() syncs its folder itself (rare: no need to share that sync).
             let text = format!("{}\n", reason.unwrap_or("nothing in the file was accepted"));
-            quarantine(&file.path, &file.dirs.quarantine, &file.name, &text).map_err(io_err)?
+            let to =
+                quarantine(&file.path, &file.dirs.quarantine, &file.name, &text).map_err(io_err)?;
+            (to, None)
         }
         FileState::Accepted | FileState::Partial | FileState::Duplicate => {
             let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
@@ -478,13 +559,16 @@ fn finalize(
             fs::create_dir_all(&dir).map_err(io_err)?;
             let target = free_name(&dir, &file.name);
             fs::rename(&file.path, &target).map_err(io_err)?;
-            sync_dir(&dir).map_err(io_err)?;
-            target
+            (target, Some(dir))
         }
     };
-    let shown = final_path.display().to_string();
     ctx.batcher
-        .finalize_blocking(file_id, shown)
+        .finalize(Finalize {
+            file_id,
+            final_path: final_path.display().to_string(),
+            sync,
+            hold: Box::new(guard),
+        })
         .map_err(|source| IntakeError::Store {
             file: file.path.display().to_string(),
             source,
@@ -595,7 +679,7 @@ pub struct ControlPool {
 type Reserved = (VecDeque<u64>, VecDeque<u64>);
 
 /// Numbers reserved per refill, at least.
-const CONTROL_BLOCK: u64 = 16;
+const CONTROL_BLOCK: u64 = 64;
 
 impl ControlPool {
     /// Takes `interchanges` ISA13s and `groups` GS06s for `partner`, reserving more first when

@@ -244,7 +244,8 @@ impl SpoolSource {
     fn start_watcher(&mut self) {
         let wake = self.wake.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if event.is_ok() {
+            // An error may mean lost events: a listing finds what they would have announced.
+            if event.as_ref().map_or(true, |e| may_bring_a_file(&e.kind)) {
                 wake.notify_one();
             }
         });
@@ -359,7 +360,17 @@ impl SpoolSource {
         ready.sort_by(|a, b| a.seen.mtime.cmp(&b.seen.mtime).then(a.name.cmp(&b.name)));
         let mut ready = ready.into_iter().peekable();
         while ready.peek().is_some() {
-            let room = self.tx.capacity().clamp(1, CLAIM_BATCH);
+            // Claims wait for room for several files (up to half of intake's queue), so one
+            // folder sync covers many of them while the other half keeps intake busy; a lone
+            // file is claimed at once.
+            let left = ready.len();
+            let several = (self.tx.max_capacity() / 2).clamp(1, CLAIM_BATCH);
+            let room = self
+                .tx
+                .capacity()
+                .max(several)
+                .min(left)
+                .clamp(1, CLAIM_BATCH);
             let permits = tokio::select! {
                 p = self.tx.reserve_many(room) => match p {
                     Ok(p) => p,
@@ -412,6 +423,20 @@ impl SpoolSource {
             }
         })
         .await;
+    }
+}
+
+/// Whether a watch event may announce a file to take (or a change to a file being watched over
+/// its quiet period). Opening and reading a folder are events too: the listing itself opens
+/// `in/`, so waking on those would make every listing cause the next one. Files leaving (removed,
+/// renamed away, as claiming does) bring nothing either.
+fn may_bring_a_file(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) | EventKind::Remove(_) => false,
+        EventKind::Modify(ModifyKind::Name(RenameMode::From)) => false,
+        EventKind::Any | EventKind::Other | EventKind::Create(_) | EventKind::Modify(_) => true,
     }
 }
 
@@ -624,6 +649,31 @@ pub fn prune_archive(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn listing_a_folder_wakes_nobody_but_an_arriving_file_does() {
+        use notify::event::{
+            AccessKind, AccessMode, CreateKind, DataChange, EventKind, ModifyKind, RemoveKind,
+            RenameMode,
+        };
+        for quiet in [
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            EventKind::Modify(ModifyKind::Name(RenameMode::From)),
+            EventKind::Remove(RemoveKind::File),
+        ] {
+            assert!(!may_bring_a_file(&quiet), "{quiet:?}");
+        }
+        for wakes in [
+            EventKind::Create(CreateKind::File),
+            EventKind::Modify(ModifyKind::Name(RenameMode::To)),
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            EventKind::Other,
+        ] {
+            assert!(may_bring_a_file(&wakes), "{wakes:?}");
+        }
+    }
 
     #[test]
     fn temporary_and_hidden_names_are_never_taken() {

@@ -119,6 +119,43 @@ impl Store {
         tx.commit()?;
         Ok(out)
     }
+
+    /// [`Store::record_files`] and [`Store::mark_finalized_many`] in ONE transaction: the daemon
+    /// records the files just parsed and marks those moved meanwhile (recorded by earlier
+    /// commits) with one fsync. All or nothing.
+    pub fn record_files_and_finalize(
+        &mut self,
+        intakes: &[FileIntake],
+        finalized: &[(i64, String)],
+    ) -> Result<Vec<Recorded>, StoreError> {
+        let now = now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut out = Vec::with_capacity(intakes.len());
+        for intake in intakes {
+            out.push(insert_file(&tx, intake, now)?);
+        }
+        set_finalized(&tx, finalized, now)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// Marks files finalized inside the caller's transaction; an unknown id fails it.
+fn set_finalized(
+    tx: &Transaction<'_>,
+    files: &[(i64, String)],
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut stmt =
+        tx.prepare_cached("UPDATE files SET finalized_at = ?1, final_path = ?2 WHERE id = ?3")?;
+    for (file_id, final_path) in files {
+        if stmt.execute(params![now, final_path, file_id])? == 0 {
+            return Err(StoreError::Invalid(format!("no file with id {file_id}")));
+        }
+    }
+    Ok(())
 }
 
 /// Everything [`Store::record_file`] writes for one file, inside the caller's transaction.
@@ -291,16 +328,7 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "UPDATE files SET finalized_at = ?1, final_path = ?2 WHERE id = ?3",
-            )?;
-            for (file_id, final_path) in files {
-                if stmt.execute(params![now, final_path, file_id])? == 0 {
-                    return Err(StoreError::Invalid(format!("no file with id {file_id}")));
-                }
-            }
-        }
+        set_finalized(&tx, files, now)?;
         tx.commit()?;
         Ok(())
     }

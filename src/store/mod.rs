@@ -34,7 +34,8 @@
 //!    the ledger shows every arrival); [`Store::file_by_sha256`] returns the first arrival.
 //!
 //! # Beyond the contract (`/work/tools/store-api.md`)
-//! Additions, all optional for callers: [`Store::record_files`] and
+//! Additions, all optional for callers: [`Store::record_files`],
+//! [`Store::record_files_and_finalize`] and
 //! [`Store::mark_finalized_many`] (several files per commit), [`Store::claim_due_runs`] and
 //! [`Store::release`] (ordered runs per lane), [`Store::next_due_at`], [`Store::unfinalized_files`],
 //! [`Store::unwritten_acks`] / [`Store::mark_acks_written`], [`Store::reserve_controls`] /
