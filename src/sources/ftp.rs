@@ -31,6 +31,8 @@ use crate::config::transport::{Auth, Connection, FtpTls};
 pub struct FtpClient {
     addr: String,
     stream: RustlsFtpStream,
+    /// The partner's per-operation socket timeout.
+    timeout: Duration,
     /// Implicit TLS only; after `stream`, which is dropped (closed) first.
     _relay: Option<super::ftp_implicit::Relay>,
 }
@@ -175,6 +177,7 @@ impl FtpClient {
         Ok(FtpClient {
             addr,
             stream,
+            timeout,
             _relay: relay,
         })
     }
@@ -241,9 +244,24 @@ impl RemoteFs for FtpClient {
             path: local.display().to_string(),
             source,
         })?;
-        self.stream
-            .put_file(remote, &mut src)
-            .map_err(|e| self.err("upload", remote, e))
+        let mut data = self
+            .stream
+            .put_with_stream(remote)
+            .map_err(|e| self.err("upload", remote, e))?;
+        let n = std::io::copy(&mut src, &mut data)
+            .map_err(|e| self.err("upload", remote, FtpError::ConnectionError(e)))?;
+        // When the last write returns, the server may still be reading what the sockets buffered
+        // (megabytes, to a slow server): its "226" can take longer than one socket timeout. The
+        // wait for it gets the same budget as the transfer (the file at 64 KiB/s, which is also
+        // what the operation's outer deadline allows).
+        let _ = self
+            .stream
+            .get_ref()
+            .set_read_timeout(Some(super::transport::transfer_deadline(self.timeout, n)));
+        let finished = self.stream.finalize_put_stream(data);
+        let _ = self.stream.get_ref().set_read_timeout(Some(self.timeout));
+        finished.map_err(|e| self.err("upload", remote, e))?;
+        Ok(n)
     }
 
     fn size(&mut self, path: &str) -> Result<Option<u64>, TransportError> {

@@ -172,7 +172,7 @@ fn start_vsftpd_with(implicit: bool, slot: u16, extra: &str) -> Option<Vsftpd> {
         .arg("-extfile")
         .arg(d.join("ext")));
     let port = free_port();
-    let pasv = 40000 + (std::process::id() % 600) as u16 * 40 + slot * 10;
+    let pasv = 40000 + (std::process::id() % 500) as u16 * 50 + slot * 10;
     let _ = std::fs::create_dir_all("/var/run/vsftpd/empty");
     let config = format!(
         "listen=YES\nlisten_ipv6=NO\nlisten_address=127.0.0.1\nlisten_port={port}\nbackground=NO\n\
@@ -473,6 +473,52 @@ async fn implicit_ftps_download_longer_than_the_timeout_completes() {
         .await
         .expect("the next poll on the same session");
     assert!(r.handed.is_empty(), "{r:?}");
+}
+
+/// A slow server is still reading the buffered end of an upload when edigate's last write
+/// returns: the wait for its "226" must not fail on the ordinary socket timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_to_a_slow_server_waits_for_it_to_finish() {
+    // 512 KiB/s: 1 MiB takes about 2 s to arrive, mostly after the last write; timeout 1 s.
+    let Some(ftp) = start_vsftpd_with(false, 4, "local_max_rate=524288\n") else {
+        return;
+    };
+    let base = tempfile::tempdir().expect("tempdir");
+    let (w, _t) = writer(base.path());
+    let spool = base.path().join("spool");
+    let remote = ftp.remote("slow-in");
+    let out = spool.join("p/out");
+    std::fs::create_dir_all(&out).expect("out");
+    let bytes: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(out.join("big.x12"), &bytes).expect("outbound file");
+    let mut conn = ftp.conn();
+    conn.timeout = Duration::from_secs(1);
+    let mut sender = OutboundSender::new(
+        "p",
+        Outbound {
+            target: OutboundTarget::Remote {
+                conn,
+                remote_dir: remote.display().to_string(),
+            },
+            poll_interval: Duration::from_millis(100),
+        },
+        &spool,
+        w,
+    );
+    let start = Instant::now();
+    let r = sender.send_once().await.expect("slow upload");
+    assert_eq!(r.delivered, ["big.x12"], "{r:?}");
+    assert!(
+        start.elapsed() > Duration::from_millis(1500),
+        "throttled: {:?}",
+        start.elapsed()
+    );
+    let got = std::fs::read(remote.join("big.x12")).expect("uploaded under its final name");
+    assert!(got == bytes, "the complete file ({} bytes)", got.len());
+    assert!(
+        !out.join("big.x12").exists() && out.join("sent/big.x12").exists(),
+        "moved to sent/ once delivered"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
