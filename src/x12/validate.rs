@@ -333,7 +333,9 @@ impl<'g> SetValidator<'g> {
                     let from = frame.pos;
                     frame.pos = i;
                     frame.uses = 1;
-                    self.missing_between(depth, from + 1, i, seg, position, out);
+                    if from + 1 < i {
+                        self.missing_between(depth, from + 1, i, seg, position, out);
+                    }
                 }
                 if let Some(index) = is_loop {
                     self.stack.push(Frame {
@@ -352,7 +354,9 @@ impl<'g> SetValidator<'g> {
         while self.stack.len() > depth + 1 {
             let f = self.stack[self.stack.len() - 1];
             let len = self.grammar.loops[f.loop_index].entries.len();
-            self.missing_between(self.stack.len() - 1, f.pos + 1, len, seg, position, out);
+            if f.pos + 1 < len {
+                self.missing_between(self.stack.len() - 1, f.pos + 1, len, seg, position, out);
+            }
             self.stack.pop();
         }
     }
@@ -989,8 +993,14 @@ fn is_plain_ascii(data: &[u8]) -> bool {
     words.remainder().iter().all(|&b| (0x20..0x7F).contains(&b))
 }
 
+#[inline]
 fn is_blank(v: &[u8]) -> bool {
-    v.iter().all(|b| *b == b' ')
+    // Most values start with something other than a space: no loop for them.
+    match v.first() {
+        None => true,
+        Some(b' ') => v.iter().all(|b| *b == b' '),
+        Some(_) => false,
+    }
 }
 
 fn trim_spaces(v: &[u8]) -> &[u8] {
