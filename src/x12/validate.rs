@@ -37,7 +37,7 @@ pub struct SetValidator<'g> {
     policy: Policy,
     stack: Vec<Frame>,
     base: Location,
-    hl_levels: FxHashMap<HlKey, [u8; 2]>,
+    hl_levels: HlLevels,
     structure_code: Option<String>,
     /// The structure's root level and its allowed parent>child level pairs, packed.
     structure: Option<PackedStructure>,
@@ -79,7 +79,7 @@ impl Findings {
 #[derive(Debug, Default)]
 pub struct ValidatorScratch {
     stack: Vec<Frame>,
-    hl_levels: FxHashMap<HlKey, [u8; 2]>,
+    hl_levels: HlLevels,
     counted: Vec<u64>,
     claimed: Vec<Option<(u64, u32)>>,
 }
@@ -861,7 +861,7 @@ impl<'g> SetValidator<'g> {
             return;
         }
         let key = HlKey::of(id);
-        if self.hl_levels.contains_key(&key) {
+        if self.hl_levels.get(&key).is_some() {
             hl_finding(
                 self,
                 out,
@@ -874,7 +874,7 @@ impl<'g> SetValidator<'g> {
             None
         } else {
             match self.hl_levels.get(&HlKey::of(parent)) {
-                Some(l) => Some(*l),
+                Some(l) => Some(l),
                 None => {
                     hl_finding(
                         self,
@@ -922,6 +922,46 @@ impl<'g> SetValidator<'g> {
             }
         }
         self.hl_levels.insert(key, level_key(level));
+    }
+}
+
+/// The level of every HL01 seen in the set. Ids are nearly always small sequential numbers:
+/// those index a vector (bounded: at most `DENSE_HL` slots); any other id goes to a map.
+#[derive(Debug, Default)]
+struct HlLevels {
+    dense: Vec<Option<[u8; 2]>>,
+    sparse: FxHashMap<HlKey, [u8; 2]>,
+}
+
+/// HL01 numbers below this are kept in the vector.
+const DENSE_HL: u64 = 1 << 16;
+
+impl HlLevels {
+    fn clear(&mut self) {
+        self.dense.clear();
+        self.sparse.clear();
+    }
+
+    fn get(&self, key: &HlKey) -> Option<[u8; 2]> {
+        match key {
+            HlKey::Number(n) if *n < DENSE_HL => self.dense.get(*n as usize).copied().flatten(),
+            other => self.sparse.get(other).copied(),
+        }
+    }
+
+    fn insert(&mut self, key: HlKey, level: [u8; 2]) {
+        match key {
+            HlKey::Number(n) if n < DENSE_HL => {
+                let i = n as usize;
+                if self.dense.len() <= i {
+                    self.dense.resize(i + 1, None);
+                }
+                self.dense[i] = Some(level);
+            }
+            other => {
+                self.sparse.insert(other, level);
+            }
+        }
     }
 }
 
