@@ -495,7 +495,9 @@ impl Writer {
             version.to_string(),
             isa13.to_string(),
             "0".into(),
-            pad(h.field(15), 1),
+            // ISA15 is P or T: a test interchange is answered as a test, anything else
+            // (including an invalid usage indicator) as production.
+            if h.field(15).trim() == "T" { "T" } else { "P" }.to_string(),
             (self.d.component as char).to_string(),
         ];
         let text = isa.join(&e.to_string());
