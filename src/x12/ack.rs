@@ -358,14 +358,11 @@ impl Visitor for AckBuilder<'_> {
             } else {
                 isa13_in
             };
-            w.segment(&[
-                "TA1",
-                &isa13_in,
-                ic.header.field(9),
-                ic.header.field(10),
-                status,
-                note,
-            ]);
+            // TA102/TA103 echo the inbound ISA09/ISA10; a garbled one is echoed as its digits
+            // (an acknowledgment must stay well-formed whatever it answers).
+            let date = digits_of(ic.header.field(9), 6);
+            let time = digits_of(ic.header.field(10), 4);
+            w.segment(&["TA1", &isa13_in, &date, &time, status, note]);
         }
         let n_groups = functional.len();
         for g in &functional {
@@ -413,10 +410,18 @@ impl Writer {
     }
 
     fn clean(&self, value: &str) -> String {
+        // A multi-byte terminator is one character: it must not appear inside a value either.
+        let term = match self.d.segment {
+            Terminator::Multi(bytes, n) => std::str::from_utf8(&bytes[..usize::from(n)])
+                .ok()
+                .and_then(|t| t.chars().next()),
+            _ => None,
+        };
         value
             .chars()
             .map(|c| {
-                if c.is_ascii() && self.d.is_delimiter(c as u8) || c.is_control() {
+                if c.is_ascii() && self.d.is_delimiter(c as u8) || c.is_control() || Some(c) == term
+                {
                     ' '
                 } else {
                     c
@@ -583,4 +588,10 @@ impl Writer {
         self.segment(&["SE", &count, "0001"]);
         self.segment(&["GE", "1", gs06]);
     }
+}
+
+/// The first `n` ASCII digits of `value`, zero-padded to `n`.
+fn digits_of(value: &str, n: usize) -> String {
+    let d: String = value.chars().filter(char::is_ascii_digit).take(n).collect();
+    format!("{d:0<n$}")
 }
