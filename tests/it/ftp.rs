@@ -252,6 +252,22 @@ fn writer(dir: &Path) -> (StoreWriter, std::thread::JoinHandle<()>) {
     StoreWriter::spawn(Store::open(&dir.join("edigate.db")).expect("store"))
 }
 
+/// An outbound sender for partner `p` that uploads to `remote` over `conn`.
+fn sender_to(conn: Connection, remote: &Path, spool: &Path, w: StoreWriter) -> OutboundSender {
+    OutboundSender::new(
+        "p",
+        Outbound {
+            target: OutboundTarget::Remote {
+                conn,
+                remote_dir: remote.display().to_string(),
+            },
+            poll_interval: Duration::from_millis(100),
+        },
+        spool,
+        w,
+    )
+}
+
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .map(|rd| {
@@ -329,18 +345,7 @@ async fn ftps_with_required_session_reuse_both_ways_and_clear_errors() {
     std::fs::create_dir_all(&out).expect("out");
     std::fs::write(out.join("ack.x12"), "ISA*997 over ftps").expect("ack");
     let target = ftp.remote("inbound");
-    let mut sender = OutboundSender::new(
-        "p",
-        Outbound {
-            target: OutboundTarget::Remote {
-                conn: ftp.conn(),
-                remote_dir: target.display().to_string(),
-            },
-            poll_interval: Duration::from_millis(100),
-        },
-        &spool,
-        w.clone(),
-    );
+    let mut sender = sender_to(ftp.conn(), &target, &spool, w.clone());
     let r = sender.send_once().await.expect("upload over FTPS");
     assert_eq!(r.delivered, ["ack.x12"]);
     assert_eq!(names(&target), ["ack.x12"]);
@@ -403,18 +408,7 @@ async fn implicit_ftps_downloads_and_uploads() {
     let out = spool.join("p/out");
     std::fs::create_dir_all(&out).expect("out");
     std::fs::write(out.join("a.x12"), "ISA*997 implicit").expect("ack");
-    let mut sender = OutboundSender::new(
-        "p",
-        Outbound {
-            target: OutboundTarget::Remote {
-                conn,
-                remote_dir: remote.display().to_string(),
-            },
-            poll_interval: Duration::from_millis(100),
-        },
-        &spool,
-        w,
-    );
+    let mut sender = sender_to(conn, &remote, &spool, w);
     assert_eq!(
         sender.send_once().await.expect("upload").delivered,
         ["a.x12"]
@@ -493,18 +487,7 @@ async fn an_upload_to_a_slow_server_waits_for_it_to_finish() {
     std::fs::write(out.join("big.x12"), &bytes).expect("outbound file");
     let mut conn = ftp.conn();
     conn.timeout = Duration::from_secs(1);
-    let mut sender = OutboundSender::new(
-        "p",
-        Outbound {
-            target: OutboundTarget::Remote {
-                conn,
-                remote_dir: remote.display().to_string(),
-            },
-            poll_interval: Duration::from_millis(100),
-        },
-        &spool,
-        w,
-    );
+    let mut sender = sender_to(conn, &remote, &spool, w);
     let start = Instant::now();
     let r = sender.send_once().await.expect("slow upload");
     assert_eq!(r.delivered, ["big.x12"], "{r:?}");
