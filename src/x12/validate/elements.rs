@@ -211,48 +211,47 @@ impl SetValidator<'_> {
         }
     }
 
-    /// The length a value counts for under its type, or why it is invalid (before the length is
-    /// checked). `non_ascii`: the value holds bytes at or above 0x80 (an AN length then counts
-    /// characters). Composites are checked by [`Self::check_composite`], not here.
-    #[inline]
-    fn measure(&self, ed: &ElementDef, v: &[u8], non_ascii: bool) -> Result<usize, Invalid> {
-        match ed.kind {
-            ElementType::N(_) => {
-                let digits = v.strip_prefix(b"-").unwrap_or(v);
-                if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-                    return Err(Invalid::NotDigits);
-                }
-                Ok(digits.len())
-            }
-            ElementType::R => decimal_len(v).ok_or(Invalid::NotDecimal),
-            ElementType::Dt if !valid_date(v) => Err(Invalid::Date),
-            ElementType::Tm if !valid_time(v) => Err(Invalid::Time),
-            ElementType::Id => match ed.codes {
-                Some(ci) => {
-                    let list = &self.grammar.codes[ci];
-                    if list.complete && !list.contains(trim_spaces(v)) {
-                        Err(Invalid::Code(ci))
-                    } else {
-                        Ok(v.len())
-                    }
-                }
-                None => Ok(v.len()),
-            },
-            ElementType::An | ElementType::Composite if non_ascii => {
-                Ok(String::from_utf8_lossy(v).chars().count())
-            }
-            _ => Ok(v.len()),
-        }
-    }
-
     /// Whether a value of a plain-ASCII segment certainly passes [`Self::check_value`]; `false`
     /// sends it to the full check, which decides and reports.
     #[inline]
     fn plain_value_ok(&self, ed: &ElementDef, v: &[u8]) -> bool {
-        ed.kind != ElementType::Composite
-            && self
-                .measure(ed, v, false)
-                .is_ok_and(|len| len >= ed.min as usize && len <= ed.max as usize)
+        let len = match ed.kind {
+            ElementType::An => v.len(),
+            ElementType::Id => {
+                if let Some(ci) = ed.codes {
+                    let list = &self.grammar.codes[ci];
+                    if list.complete && !list.contains(trim_spaces(v)) {
+                        return false;
+                    }
+                }
+                v.len()
+            }
+            ElementType::N(_) => {
+                let digits = v.strip_prefix(b"-").unwrap_or(v);
+                if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                    return false;
+                }
+                digits.len()
+            }
+            ElementType::R => match decimal_len(v) {
+                Some(l) => l,
+                None => return false,
+            },
+            ElementType::Dt => {
+                if !valid_date(v) {
+                    return false;
+                }
+                v.len()
+            }
+            ElementType::Tm => {
+                if !valid_time(v) {
+                    return false;
+                }
+                v.len()
+            }
+            ElementType::Composite => return false,
+        };
+        len >= ed.min as usize && len <= ed.max as usize
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -273,53 +272,157 @@ impl SetValidator<'_> {
             control |= b < 0x20 || b == 0x7F;
             non_ascii |= b >= 0x80;
         }
-        let (rule, code, msg) = if control {
-            (
+        if control {
+            self.element_finding(
+                seg,
+                position,
+                n,
+                comp,
+                ed,
                 Rule::InvalidCharacter,
                 "6",
-                "element contains control characters".to_string(),
-            )
-        } else {
-            match self.measure(ed, v, non_ascii) {
-                Ok(len) if len < ed.min as usize => (
-                    Rule::ElementLength,
-                    "4",
-                    format!("{len} characters; at least {} required", ed.min),
-                ),
-                Ok(len) if len > ed.max as usize => (
-                    Rule::ElementLength,
-                    "5",
-                    format!("{len} characters; at most {} allowed", ed.max),
-                ),
-                Ok(_) => return,
-                Err(Invalid::NotDigits) => (
-                    Rule::InvalidCharacter,
-                    "6",
-                    "numeric element holds non-digits".to_string(),
-                ),
-                Err(Invalid::NotDecimal) => (
-                    Rule::InvalidCharacter,
-                    "6",
-                    "decimal element is not a number".to_string(),
-                ),
-                Err(Invalid::Date) => (Rule::InvalidDate, "8", "not a valid date".to_string()),
-                Err(Invalid::Time) => (Rule::InvalidTime, "9", "not a valid time".to_string()),
-                Err(Invalid::Code(ci)) => {
-                    let rule = if ed.key {
-                        Rule::InvalidKeyCode
-                    } else {
-                        Rule::InvalidCode
-                    };
-                    let name = &self.grammar.codes[ci].name;
-                    (
-                        rule,
-                        "7",
-                        format!("code {:?} is not in list {name}", bad_value(v)),
-                    )
+                v,
+                "element contains control characters".into(),
+                out,
+            );
+            return;
+        }
+        let len = match ed.kind {
+            ElementType::N(_) => {
+                let digits = v.strip_prefix(b"-").unwrap_or(v);
+                if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+                    self.element_finding(
+                        seg,
+                        position,
+                        n,
+                        comp,
+                        ed,
+                        Rule::InvalidCharacter,
+                        "6",
+                        v,
+                        "numeric element holds non-digits".into(),
+                        out,
+                    );
+                    return;
+                }
+                digits.len()
+            }
+            ElementType::R => match decimal_len(v) {
+                Some(l) => l,
+                None => {
+                    self.element_finding(
+                        seg,
+                        position,
+                        n,
+                        comp,
+                        ed,
+                        Rule::InvalidCharacter,
+                        "6",
+                        v,
+                        "decimal element is not a number".into(),
+                        out,
+                    );
+                    return;
+                }
+            },
+            ElementType::Dt => {
+                if !valid_date(v) {
+                    self.element_finding(
+                        seg,
+                        position,
+                        n,
+                        comp,
+                        ed,
+                        Rule::InvalidDate,
+                        "8",
+                        v,
+                        "not a valid date".into(),
+                        out,
+                    );
+                    return;
+                }
+                v.len()
+            }
+            ElementType::Tm => {
+                if !valid_time(v) {
+                    self.element_finding(
+                        seg,
+                        position,
+                        n,
+                        comp,
+                        ed,
+                        Rule::InvalidTime,
+                        "9",
+                        v,
+                        "not a valid time".into(),
+                        out,
+                    );
+                    return;
+                }
+                v.len()
+            }
+            ElementType::Id => {
+                if let Some(ci) = ed.codes {
+                    let list = &self.grammar.codes[ci];
+                    let trimmed = trim_spaces(v);
+                    if list.complete && !list.contains(trimmed) {
+                        let rule = if ed.key {
+                            Rule::InvalidKeyCode
+                        } else {
+                            Rule::InvalidCode
+                        };
+                        self.element_finding(
+                            seg,
+                            position,
+                            n,
+                            comp,
+                            ed,
+                            rule,
+                            "7",
+                            v,
+                            format!("code {:?} is not in list {}", bad_value(v), list.name),
+                            out,
+                        );
+                        return;
+                    }
+                }
+                v.len()
+            }
+            ElementType::An | ElementType::Composite => {
+                if !non_ascii {
+                    v.len()
+                } else {
+                    String::from_utf8_lossy(v).chars().count()
                 }
             }
         };
-        self.element_finding(seg, position, n, comp, ed, rule, code, v, msg, out);
+        if len < ed.min as usize {
+            self.element_finding(
+                seg,
+                position,
+                n,
+                comp,
+                ed,
+                Rule::ElementLength,
+                "4",
+                v,
+                format!("{len} characters; at least {} required", ed.min),
+                out,
+            );
+        } else if len > ed.max as usize {
+            self.element_finding(
+                seg,
+                position,
+                n,
+                comp,
+                ed,
+                Rule::ElementLength,
+                "5",
+                v,
+                format!("{len} characters; at most {} allowed", ed.max),
+                out,
+            );
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -345,15 +448,4 @@ impl SetValidator<'_> {
         }
         self.find(out, rule, Some(Code::element(code)), loc, msg);
     }
-}
-
-/// Why a value fails its type, before its length is looked at.
-#[derive(Debug, Clone, Copy)]
-enum Invalid {
-    NotDigits,
-    NotDecimal,
-    Date,
-    Time,
-    /// Not in the code list with this index.
-    Code(usize),
 }
