@@ -25,6 +25,10 @@ use edigate::config::gateway::ErpConfig;
 use edigate::x12::grammar::Grammars;
 use edigate::x12::policy::Policy;
 
+/// The allocator the `edigate` binary uses, so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Receipt time per `Idempotency-Key`.
 type Receipts = Arc<Mutex<HashMap<String, Instant>>>;
 

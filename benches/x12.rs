@@ -23,6 +23,10 @@ use edigate::x12::grammar::Grammars;
 use edigate::x12::policy::Policy;
 use edigate::x12::report::ReportVisitor;
 
+/// The allocator the `edigate` binary uses, so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn isa(control: u64) -> String {
     format!(
         "ISA*00*          *00*          *ZZ*BENCH3PL       *ZZ*BENCHRETAIL    *260105*1430*U*00401*{control:09}*0*P*>~\n"
