@@ -62,6 +62,41 @@ pub fn x12_record_id(
     ])
 }
 
+/// What each byte of a raw segment stands for in the content digest: the element separator
+/// becomes `0x1F`, the component and repetition separators their fixed stand-ins, every other
+/// byte itself.
+#[derive(Debug, Clone)]
+pub struct SeparatorMap {
+    table: [u8; 256],
+    key: (u8, u8, Option<u8>),
+}
+
+impl SeparatorMap {
+    /// The map for an interchange's element, component and repetition separators.
+    pub fn new(element: u8, component: u8, repetition: Option<u8>) -> Self {
+        let mut table = [0u8; 256];
+        for (i, t) in table.iter_mut().enumerate() {
+            *t = i as u8;
+        }
+        table[usize::from(component)] = COMPONENT;
+        if let Some(r) = repetition {
+            table[usize::from(r)] = REPETITION;
+        }
+        table[usize::from(element)] = UNIT;
+        SeparatorMap {
+            table,
+            key: (element, component, repetition),
+        }
+    }
+
+    /// Makes this the map for the given separators (a no-op when it already is).
+    pub fn set(&mut self, element: u8, component: u8, repetition: Option<u8>) {
+        if self.key != (element, component, repetition) {
+            *self = SeparatorMap::new(element, component, repetition);
+        }
+    }
+}
+
 /// Incremental digest of a transaction set's content (ST through SE), independent of the
 /// delimiters, line breaks and padding the partner used.
 ///
@@ -151,6 +186,16 @@ impl ContentDigest {
                 }));
             }
         }
+        self.spill();
+    }
+
+    /// Adds a segment given as its raw bytes, tag first, element separators included: each byte
+    /// goes through `map` ([`SeparatorMap`]). Gives the same digest as
+    /// [`push_elements_mapped`](Self::push_elements_mapped) with the segment's tag and elements,
+    /// in one pass over the bytes.
+    pub fn push_raw_mapped(&mut self, bytes: &[u8], map: &SeparatorMap) {
+        self.start_segment();
+        self.buf.extend(bytes.iter().map(|&b| map.table[usize::from(b)]));
         self.spill();
     }
 

@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 use super::ack997;
 use super::advice945;
 use super::common::{short_date, time};
-use super::id::{ContentDigest, x12_record_id};
+use super::id::{ContentDigest, SeparatorMap, x12_record_id};
 use super::map::{MapFn, Mapped, SetContext, Unmapped};
 use super::order940;
 use super::profile::{GroupSettings, Profile, Profiles};
@@ -393,6 +393,8 @@ pub struct Translator<'a, S: Sink> {
     segments: Vec<OwnedSegment>,
     used: usize,
     digest: ContentDigest,
+    /// The digest's separator map for the current interchange's delimiters.
+    separators: SeparatorMap,
     /// `source` as the open group fixes it; each set adds its own fields.
     group_source: Option<Source>,
     counts: Counts,
@@ -420,6 +422,7 @@ impl<'a, S: Sink> Translator<'a, S> {
             segments: Vec::new(),
             used: 0,
             digest: ContentDigest::new(),
+            separators: SeparatorMap::new(b'*', b'>', None),
             group_source: None,
             counts: Counts::default(),
             error: None,
@@ -593,17 +596,40 @@ fn add_set_source(s: &mut Source, header: &SetHeader) {
 }
 
 /// Adds a segment to a content digest: tag and elements, trailing empty elements dropped (they
-/// are padding a re-serialising tool may remove), separators mapped to fixed bytes.
-fn push_digest(digest: &mut ContentDigest, seg: &Segment<'_>) {
+/// are padding a re-serialising tool may remove), separators mapped to fixed bytes. When the
+/// elements tile the segment's bytes (one separator between neighbours, as the tokenizer hands
+/// them out), the bytes are mapped in one pass; otherwise element by element, to the same
+/// digest.
+fn push_digest(digest: &mut ContentDigest, seg: &Segment<'_>, map: &mut SeparatorMap) {
     let mut count = seg.element_count();
     while count > 0 && seg.element(count).is_empty() {
         count -= 1;
     }
+    let d = seg.delimiters;
+    if let Some(bytes) = tiled(seg, count) {
+        map.set(d.element, d.component, d.repetition);
+        digest.push_raw_mapped(bytes, map);
+        return;
+    }
     digest.push_elements_mapped(
         std::iter::once(seg.tag()).chain((1..=count).map(|n| seg.element(n))),
-        seg.delimiters.component,
-        seg.delimiters.repetition,
+        d.component,
+        d.repetition,
     );
+}
+
+/// The bytes from the tag through element `count`, when the elements tile them: each next
+/// element starts right after an element separator that ends the one before.
+fn tiled<'a>(seg: &Segment<'a>, count: usize) -> Option<&'a [u8]> {
+    let bounds = seg.bounds.get(..=count)?;
+    let mut end = bounds.first()?.1 as usize;
+    for &(s, e) in &bounds[1..] {
+        if s as usize != end + 1 || seg.data.get(end) != Some(&seg.delimiters.element) {
+            return None;
+        }
+        end = e as usize;
+    }
+    seg.data.get(bounds[0].0 as usize..end)
 }
 
 impl<S: Sink> Visitor for Translator<'_, S> {
@@ -616,7 +642,7 @@ impl<S: Sink> Visitor for Translator<'_, S> {
             return;
         }
         let mut digest = ContentDigest::new();
-        push_digest(&mut digest, seg);
+        push_digest(&mut digest, seg, &mut SeparatorMap::new(b'*', b'>', None));
         let digest = digest.finish();
         let owned = OwnedSegment::from_segment(seg, 0);
         let mapped = ack997::interchange_ack(&owned);
@@ -658,7 +684,7 @@ impl<S: Sink> Visitor for Translator<'_, S> {
 
     fn set_segment(&mut self, seg: &Segment<'_>, position: u32) {
         if self.capture {
-            push_digest(&mut self.digest, seg);
+            push_digest(&mut self.digest, seg, &mut self.separators);
             match self.segments.get_mut(self.used) {
                 Some(slot) => slot.refill(seg, position),
                 None => self
@@ -921,6 +947,81 @@ pub fn translate_file<S: Sink>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-pass digest of a segment's bytes equals the element-by-element digest.
+    fn digests_agree(elements: &[Vec<u8>], delimiters: &crate::x12::delimiters::Delimiters) {
+        let mut data = Vec::new();
+        let mut bounds = Vec::new();
+        for (i, e) in elements.iter().enumerate() {
+            if i > 0 {
+                data.push(delimiters.element);
+            }
+            let start = data.len() as u32;
+            data.extend_from_slice(e);
+            bounds.push((start, data.len() as u32));
+        }
+        let seg = Segment {
+            offset: 0,
+            data: &data,
+            bounds: &bounds,
+            delimiters,
+            lowercase_tag: false,
+            unterminated: false,
+        };
+        let mut fast = ContentDigest::new();
+        push_digest(&mut fast, &seg, &mut SeparatorMap::new(b'*', b':', None));
+        let mut count = elements.len() - 1;
+        while count > 0 && elements[count].is_empty() {
+            count -= 1;
+        }
+        let mut slow = ContentDigest::new();
+        slow.push_elements_mapped(
+            elements[..=count].iter().map(Vec::as_slice),
+            delimiters.component,
+            delimiters.repetition,
+        );
+        assert_eq!(fast.finish(), slow.finish(), "{elements:?}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_digest_matches_element_digest(
+            elements in proptest::collection::vec(
+                proptest::collection::vec(proptest::sample::select(b"AB1 >^:|\x1d\x1f".to_vec()), 0..6),
+                1..8,
+            ),
+            repetition in proptest::option::of(proptest::sample::select(b"^|".to_vec())),
+        ) {
+            let mut delimiters = crate::x12::delimiters::Delimiters::standard(repetition);
+            delimiters.element = b'*';
+            delimiters.component = b'>';
+            let mut elements = elements;
+            elements[0] = b"REF".to_vec();
+            digests_agree(&elements, &delimiters);
+        }
+    }
+
+    #[test]
+    fn untiled_segment_still_digests_by_element() {
+        let delimiters = crate::x12::delimiters::Delimiters::standard(None);
+        let data = b"REF**BM**X";
+        // Elements that skip a byte: not tiled, so the digest goes element by element.
+        let bounds = [(0u32, 3u32), (5, 7), (9, 10)];
+        let seg = Segment {
+            offset: 0,
+            data,
+            bounds: &bounds,
+            delimiters: &delimiters,
+            lowercase_tag: false,
+            unterminated: false,
+        };
+        assert!(tiled(&seg, 2).is_none());
+        let mut fast = ContentDigest::new();
+        push_digest(&mut fast, &seg, &mut SeparatorMap::new(b'*', b'>', None));
+        let mut slow = ContentDigest::new();
+        slow.push_elements_mapped([&b"REF"[..], b"BM", b"X"], b'>', None);
+        assert_eq!(fast.finish(), slow.finish());
+    }
     use crate::x12::grammar::Grammars;
     use crate::x12::policy::Policy;
 
