@@ -24,9 +24,15 @@ fn id_over(parts: &[&[u8]]) -> String {
         }
         hasher.update(part);
     }
-    let mut hex = hex::encode(hasher.finalize());
-    hex.truncate(32);
-    hex
+    let hash = hasher.finalize();
+    let mut hex = [0u8; 32];
+    // Both lengths are fixed: 16 bytes make 32 hex digits, which are ASCII.
+    if hex::encode_to_slice(&hash[..16], &mut hex).is_err() {
+        return String::new();
+    }
+    std::str::from_utf8(&hex)
+        .map(str::to_owned)
+        .unwrap_or_default()
 }
 
 /// The id of the `ordinal`-th (1-based) record of a flat file.
@@ -50,7 +56,12 @@ pub fn x12_record_id(
     st02: &str,
     content_digest: &[u8; 32],
 ) -> String {
-    let digest_hex = hex::encode(content_digest);
+    let mut digest_hex = [0u8; 64];
+    // 32 bytes make exactly 64 hex digits.
+    let digest_hex: &[u8] = match hex::encode_to_slice(content_digest, &mut digest_hex) {
+        Ok(()) => &digest_hex,
+        Err(_) => &[],
+    };
     id_over(&[
         partner.as_bytes(),
         sender.as_bytes(),
@@ -58,7 +69,7 @@ pub fn x12_record_id(
         isa13.as_bytes(),
         gs06.as_bytes(),
         st02.as_bytes(),
-        digest_hex.as_bytes(),
+        digest_hex,
     ])
 }
 
@@ -195,7 +206,8 @@ impl ContentDigest {
     /// in one pass over the bytes.
     pub fn push_raw_mapped(&mut self, bytes: &[u8], map: &SeparatorMap) {
         self.start_segment();
-        self.buf.extend(bytes.iter().map(|&b| map.table[usize::from(b)]));
+        self.buf
+            .extend(bytes.iter().map(|&b| map.table[usize::from(b)]));
         self.spill();
     }
 

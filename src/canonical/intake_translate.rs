@@ -260,7 +260,7 @@ impl InputTranslator {
     }
 
     /// Translates one input named `name`; `open` must return the same bytes each time.
-    pub fn translate_input<R: Read + Seek, S: InputSink>(
+    pub fn translate_input<R: Read + Seek + Send, S: InputSink>(
         &self,
         name: &str,
         mut open: impl FnMut() -> io::Result<R>,
@@ -281,7 +281,7 @@ impl InputTranslator {
     }
 
     /// Translates content that is not an archive.
-    fn content<R: Read, S: InputSink>(
+    fn content<R: Read + Send, S: InputSink>(
         &self,
         name: &str,
         sniffed: Sniffed,
@@ -310,7 +310,7 @@ impl InputTranslator {
         )
     }
 
-    fn x12<R: Read, S: InputSink>(
+    fn x12<R: Read + Send, S: InputSink>(
         &self,
         name: &str,
         open: impl FnMut() -> io::Result<R>,
@@ -461,7 +461,7 @@ impl InputTranslator {
         Ok(counts)
     }
 
-    fn zip<R: Read + Seek, S: InputSink>(
+    fn zip<R: Read + Seek + Send, S: InputSink>(
         &self,
         name: &str,
         input: R,
@@ -547,26 +547,27 @@ impl Spool {
     fn open(&self) -> io::Result<SpoolReader<'_>> {
         Ok(match self {
             Spool::Memory(bytes) => SpoolReader::Memory(Cursor::new(bytes)),
-            Spool::File(file) => {
-                let mut handle = file;
-                handle.rewind()?;
-                SpoolReader::File(handle)
-            }
+            Spool::File(file) => SpoolReader::File { file, at: 0 },
         })
     }
 }
 
-/// A reader over a [`Spool`], from its start.
+/// A reader over a [`Spool`], from its start. Readers of one spool are independent (a file is
+/// read at each reader's own offset), so they may be read at the same time.
 enum SpoolReader<'a> {
     Memory(Cursor<&'a Vec<u8>>),
-    File(&'a File),
+    File { file: &'a File, at: u64 },
 }
 
 impl Read for SpoolReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             SpoolReader::Memory(c) => c.read(buf),
-            SpoolReader::File(f) => f.read(buf),
+            SpoolReader::File { file, at } => {
+                let n = std::os::unix::fs::FileExt::read_at(*file, buf, *at)?;
+                *at += n as u64;
+                Ok(n)
+            }
         }
     }
 }

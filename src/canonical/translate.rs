@@ -42,6 +42,8 @@ use crate::x12::lexer::Limits;
 use crate::x12::segment::{OwnedSegment, Segment};
 use crate::x12::validate::Findings;
 
+mod pipeline;
+
 /// The mapper for a transaction set id.
 fn mapper(set_id: &str) -> Result<MapFn, Unmapped> {
     match set_id {
@@ -455,7 +457,16 @@ impl<'a, S: Sink> Translator<'a, S> {
         self.emit(|s| s.rejected(&rejection));
     }
 
-    fn settle_set(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) {
+    /// Settles a set as a record, a rejection or a skip; `segments` and `digest` are what was
+    /// captured of it (empty when it could not become a record).
+    fn settle_set(
+        &mut self,
+        ic: &Interchange,
+        group: &Group,
+        outcome: &SetOutcome,
+        segments: &[OwnedSegment],
+        digest: [u8; 32],
+    ) {
         let set = &outcome.header;
         let set_ref = SetRef {
             position: set.ordinal,
@@ -487,7 +498,6 @@ impl<'a, S: Sink> Translator<'a, S> {
             header: set,
             settings: settings.settings,
         };
-        let segments = &self.segments[..self.used.min(self.segments.len())];
         let mapped = match map_set(&set.id, &ctx, segments) {
             Ok(m) => m,
             Err(reason) => {
@@ -501,7 +511,6 @@ impl<'a, S: Sink> Translator<'a, S> {
                 return;
             }
         };
-        let digest = self.digest.finish_reset();
         let partner = settings.settings.partner.clone();
         let (sender, receiver) = (ic.sender(), ic.receiver());
         let id = x12_record_id(
@@ -544,6 +553,41 @@ impl<'a, S: Sink> Translator<'a, S> {
         self.counts.records += 1;
         self.emit(|s| s.record(&record));
     }
+
+    /// A TA1 of an accepted interchange becomes an `interchange_ack` record.
+    fn settle_ta1(&mut self, ic: &Interchange, owned: &OwnedSegment, digest: [u8; 32]) {
+        if self.verdicts.interchange(ic.ordinal).rejected {
+            return;
+        }
+        let mapped = ack997::interchange_ack(owned);
+        let partner = self
+            .profiles
+            .interchange_settings(self.profile)
+            .partner
+            .clone();
+        let (sender, receiver) = (ic.sender(), ic.receiver());
+        let id = x12_record_id(&partner, &sender, &receiver, ic.control(), "", "", &digest);
+        let mut warnings = self.verdicts.interchange(ic.ordinal).warnings.clone();
+        warnings.extend(mapped.warnings);
+        let mut record = Record::new(
+            id,
+            partner,
+            ic.test(),
+            source(self.file, ic, None),
+            mapped.references,
+            mapped.payload,
+        );
+        record.warnings = warnings;
+        self.counts.records += 1;
+        self.emit(|s| s.record(&record));
+    }
+}
+
+/// A TA1 segment, copied, with its content digest.
+fn capture_ta1(seg: &Segment<'_>) -> (OwnedSegment, [u8; 32]) {
+    let mut digest = ContentDigest::new();
+    push_digest(&mut digest, seg, &mut SeparatorMap::new(b'*', b'>', None));
+    (OwnedSegment::from_segment(seg, 0), digest.finish())
 }
 
 /// The `source` object of a record.
@@ -641,31 +685,8 @@ impl<S: Sink> Visitor for Translator<'_, S> {
         if self.verdicts.interchange(ic.ordinal).rejected {
             return;
         }
-        let mut digest = ContentDigest::new();
-        push_digest(&mut digest, seg, &mut SeparatorMap::new(b'*', b'>', None));
-        let digest = digest.finish();
-        let owned = OwnedSegment::from_segment(seg, 0);
-        let mapped = ack997::interchange_ack(&owned);
-        let partner = self
-            .profiles
-            .interchange_settings(self.profile)
-            .partner
-            .clone();
-        let (sender, receiver) = (ic.sender(), ic.receiver());
-        let id = x12_record_id(&partner, &sender, &receiver, ic.control(), "", "", &digest);
-        let mut warnings = self.verdicts.interchange(ic.ordinal).warnings.clone();
-        warnings.extend(mapped.warnings);
-        let mut record = Record::new(
-            id,
-            partner,
-            ic.test(),
-            source(self.file, ic, None),
-            mapped.references,
-            mapped.payload,
-        );
-        record.warnings = warnings;
-        self.counts.records += 1;
-        self.emit(|s| s.record(&record));
+        let (owned, digest) = capture_ta1(seg);
+        self.settle_ta1(ic, &owned, digest);
     }
 
     fn group_start(&mut self, ic: &Interchange, group: &Group) {
@@ -696,7 +717,15 @@ impl<S: Sink> Visitor for Translator<'_, S> {
     }
 
     fn set_end(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) {
-        self.settle_set(ic, group, outcome);
+        let digest = if self.capture {
+            self.digest.finish_reset()
+        } else {
+            [0; 32]
+        };
+        let segments = std::mem::take(&mut self.segments);
+        let used = self.used.min(segments.len());
+        self.settle_set(ic, group, outcome, &segments[..used], digest);
+        self.segments = segments;
         self.used = 0;
         self.capture = false;
     }
@@ -822,6 +851,11 @@ impl<R> Fingerprint<R> {
     }
 
     /// The wrapped reader.
+    /// Bytes read so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
     pub(crate) fn get_ref(&self) -> &R {
         &self.inner
     }
@@ -886,32 +920,74 @@ fn engine_config(profiles: &Profiles, validate_grammar: bool) -> EngineConfig<'_
     }
 }
 
+/// Files at least this large run pass 2 on two threads ([`pipeline`]); smaller ones are not
+/// worth a thread.
+const PIPELINE_MIN_BYTES: u64 = 1 << 20;
+
 /// Translates one X12 source in two passes; `open` must return the same bytes each time it is
-/// called, and `name` is the file name records carry.
-pub fn translate<R: Read, S: Sink>(
+/// called (its readers may be read at the same time, from different threads), and `name` is
+/// the file name records carry.
+pub fn translate<R: Read + Send, S: Sink>(
+    name: &str,
+    open: impl FnMut() -> io::Result<R>,
+    profiles: &Profiles,
+    tracker: &mut ControlTracker,
+    sink: &mut S,
+) -> Result<FileOutcome, TranslateError> {
+    translate_with(name, open, profiles, tracker, sink, PIPELINE_MIN_BYTES)
+}
+
+/// [`translate`], running pass 2 on two threads when the file has at least `pipeline_min`
+/// bytes.
+fn translate_with<R: Read + Send, S: Sink>(
     name: &str,
     mut open: impl FnMut() -> io::Result<R>,
     profiles: &Profiles,
     tracker: &mut ControlTracker,
     sink: &mut S,
+    pipeline_min: u64,
 ) -> Result<FileOutcome, TranslateError> {
     let read_error = |source| TranslateError::Read {
         file: name.to_string(),
         source,
     };
     let mut verdicts = EnvelopeVerdicts::default();
-    let mut reader = Fingerprint::new(Hashing::new(open().map_err(read_error)?));
-    run(&mut reader, engine_config(profiles, false), &mut verdicts).map_err(read_error)?;
-    let sha256 = reader.get_ref().hex_of_read();
-    let before = reader.finish();
+    // Pass 1: the envelope verdicts here, while a helper thread hashes the same bytes from a
+    // second reader. Each read is fingerprinted, and the engine's reader is drained to the end,
+    // so a file that changes between the reads is caught.
+    let mut reader = Fingerprint::new(open().map_err(read_error)?);
+    let hash_input = open().map_err(read_error)?;
+    let hashed = std::thread::scope(|scope| {
+        let hashing = std::thread::Builder::new()
+            .name("edigate-sha256".into())
+            .spawn_scoped(scope, move || hash_all(hash_input))?;
+        run(&mut reader, engine_config(profiles, false), &mut verdicts)?;
+        io::copy(&mut reader, &mut io::sink())?;
+        hashing
+            .join()
+            .map_err(|_| io::Error::other("the hashing thread panicked"))?
+    })
+    .map_err(read_error)?;
+    let (sha256, before_len, before) = hashed;
+    if reader.finish() != before {
+        return Err(TranslateError::Changed {
+            file: name.to_string(),
+        });
+    }
     let file = FileInfo {
         name: name.to_string(),
         sha256,
     };
     let mut reader = Fingerprint::new(open().map_err(read_error)?);
     let mut translator = Translator::new(profiles, &verdicts, tracker, &file, sink);
-    let summary =
-        run(&mut reader, engine_config(profiles, true), &mut translator).map_err(read_error)?;
+    let config = engine_config(profiles, true);
+    let summary = if before_len >= pipeline_min {
+        pipeline::run_pipelined(&mut reader, config, &verdicts, &mut translator)
+    } else {
+        run(&mut reader, config, &mut translator)
+    }
+    .map_err(read_error)?;
+    io::copy(&mut reader, &mut io::sink()).map_err(read_error)?;
     let counts = translator
         .finish()
         .map_err(|source| TranslateError::Output {
@@ -928,6 +1004,23 @@ pub fn translate<R: Read, S: Sink>(
         summary,
         counts,
     })
+}
+
+/// Reads `input` to its end: its SHA-256 (lower-case hex), its length and its fingerprint.
+fn hash_all<R: Read>(input: R) -> io::Result<(String, u64, (u64, u64))> {
+    let mut reader = Fingerprint::new(Hashing::new(input));
+    let mut buf = vec![0u8; 1 << 18];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let sha256 = reader.get_ref().hex_of_read();
+    let len = reader.len();
+    Ok((sha256, len, reader.finish()))
 }
 
 /// Translates a file on disk; records carry its name without directories.
@@ -947,6 +1040,92 @@ pub fn translate_file<S: Sink>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Everything a sink is told, in order, as text.
+    #[derive(Default)]
+    struct Log(Vec<String>);
+
+    impl Sink for Log {
+        fn record(&mut self, record: &Record) -> io::Result<()> {
+            let json = serde_json::to_string(record).map_err(io::Error::other)?;
+            self.0.push(format!("record {json}"));
+            Ok(())
+        }
+        fn rejected(&mut self, rejection: &Rejection) -> io::Result<()> {
+            self.0.push(format!("rejected {rejection}"));
+            Ok(())
+        }
+        fn skipped(&mut self, skipped: &Skipped) -> io::Result<()> {
+            self.0.push(format!("skipped {skipped}"));
+            Ok(())
+        }
+    }
+
+    fn log_of(text: &[u8], pipeline_min: u64) -> (Vec<String>, FileSummary) {
+        let profiles = Profiles::new(Grammars::embedded().expect("grammars"), Policy::Standard);
+        let mut sink = Log::default();
+        let outcome = translate_with(
+            "all.edi",
+            || Ok(text),
+            &profiles,
+            &mut ControlTracker::default(),
+            &mut sink,
+            pipeline_min,
+        )
+        .expect("in-memory input");
+        (sink.0, outcome.summary)
+    }
+
+    #[test]
+    fn two_threads_give_the_same_output_as_one() {
+        // Every X12 fixture, one after another, then enough sets to fill several batches, a
+        // group whose GE count is wrong, an interchange with a bad IEA, an unsupported set and a
+        // TA1 (records, rejections and skips interleaved).
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/x12");
+        let mut names: Vec<_> = ["sets", "quirks", "bad"]
+            .iter()
+            .filter_map(|sub| std::fs::read_dir(dir.join(sub)).ok())
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "edi"))
+            .collect();
+        names.sort();
+        assert!(names.len() > 5, "fixtures found: {}", names.len());
+        let mut text = Vec::new();
+        for name in &names {
+            text.extend(std::fs::read(name).expect("fixture"));
+            text.push(b'\n');
+        }
+        let mut many = String::from(ISA);
+        many.push_str("GS*FA*SENDER*RECEIVER*20260105*1430*1*X*004010~");
+        for n in 1..=150 {
+            many.push_str(&format!(
+                "ST*997*{n:04}~AK1*OW*{n}~AK9*A*0*0*0~SE*4*{n:04}~"
+            ));
+        }
+        many.push_str("ST*810*9999~BIG*20260105*INV1~SE*3*9999~");
+        many.push_str("GE*151*1~GS*FA*SENDER*RECEIVER*20260105*1430*2*X*004010~");
+        many.push_str("ST*997*0001~AK1*OW*5~AK9*A*0*0*0~SE*4*0001~GE*7*2~IEA*2*000000001~");
+        many.push_str(&ISA.replace("000000001", "000000002"));
+        many.push_str("TA1*000000907*260105*1447*A*000~IEA*0*000000002~");
+        many.push_str(&ISA.replace("000000001", "000000003"));
+        many.push_str("GS*FA*SENDER*RECEIVER*20260105*1430*3*X*004010~ST*997*0001~AK1*OW*5~AK9*A*0*0*0~SE*4*0001~GE*1*3~IEA*1*000000004~");
+        text.extend(many.as_bytes());
+        let (one, one_summary) = log_of(&text, u64::MAX);
+        let (two, two_summary) = log_of(&text, 0);
+        assert!(one.len() > 200, "{} outputs", one.len());
+        for kind in ["record", "rejected"] {
+            assert!(
+                one.iter().any(|l| l.starts_with(kind)),
+                "no {kind} in the output"
+            );
+        }
+        assert_eq!(one, two);
+        assert_eq!(
+            serde_json::to_string(&one_summary).expect("json"),
+            serde_json::to_string(&two_summary).expect("json")
+        );
+    }
 
     /// The one-pass digest of a segment's bytes equals the element-by-element digest.
     fn digests_agree(elements: &[Vec<u8>], delimiters: &crate::x12::delimiters::Delimiters) {

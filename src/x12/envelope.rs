@@ -220,8 +220,9 @@ pub trait Visitor {
 pub struct NoVisitor;
 impl Visitor for NoVisitor {}
 
-/// Chooses policy and grammars per interchange (by partner).
-pub trait ProfileSelector {
+/// Chooses policy and grammars per interchange (by partner). `Sync`: translation may run the
+/// engine on a helper thread.
+pub trait ProfileSelector: Sync {
     /// The policy and grammars for an interchange, or `None` for the defaults.
     fn select(&self, ic: &Interchange) -> Option<(Policy, &Grammars)>;
 }
