@@ -118,7 +118,8 @@ impl<'s> Scan<'s> {
     fn read(segs: &'s [OwnedSegment], warnings: &mut Vec<String>) -> Scan<'s> {
         let mut s = Scan {
             notice: ShipNotice::default(),
-            nodes: Vec::new(),
+            // Nodes are large: sized once rather than moved on every growth.
+            nodes: Vec::with_capacity(segs.iter().filter(|s| s.is("HL")).count()),
             refs: ReferenceCollector::default(),
             parties: PartyReader::default(),
             hl_count: None,

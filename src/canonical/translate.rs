@@ -63,6 +63,25 @@ fn map_set(set_id: &str, ctx: &SetContext<'_>, segs: &[OwnedSegment]) -> Result<
     mapper(set_id).map(|f| f(ctx, segs))
 }
 
+/// Whether a set ends as a rejection: its interchange, its group or itself is rejected.
+fn set_rejected(
+    verdicts: &EnvelopeVerdicts,
+    ic: &Interchange,
+    group: &Group,
+    outcome: &SetOutcome,
+) -> bool {
+    verdicts.interchange(ic.ordinal).rejected
+        || verdicts.group(group.ordinal).rejected
+        || outcome.verdict() == Verdict::Rejected
+}
+
+/// What a set is mapped from when it is settled: its segments, or what the mapper already made
+/// of them (on the engine's thread, see [`pipeline`]).
+enum Mapping<'s> {
+    Segments(&'s [OwnedSegment]),
+    Done(Box<Result<Mapped, Unmapped>>),
+}
+
 /// Where the translator's output goes, in document order.
 pub trait Sink {
     /// A canonical record.
@@ -457,14 +476,14 @@ impl<'a, S: Sink> Translator<'a, S> {
         self.emit(|s| s.rejected(&rejection));
     }
 
-    /// Settles a set as a record, a rejection or a skip; `segments` and `digest` are what was
+    /// Settles a set as a record, a rejection or a skip; `mapping` and `digest` are what was
     /// captured of it (empty when it could not become a record).
     fn settle_set(
         &mut self,
         ic: &Interchange,
         group: &Group,
         outcome: &SetOutcome,
-        segments: &[OwnedSegment],
+        mapping: Mapping<'_>,
         digest: [u8; 32],
     ) {
         let set = &outcome.header;
@@ -477,7 +496,7 @@ impl<'a, S: Sink> Translator<'a, S> {
         };
         let ic_note = self.verdicts.interchange(ic.ordinal);
         let group_note = self.verdicts.group(group.ordinal);
-        if ic_note.rejected || group_note.rejected || outcome.verdict() == Verdict::Rejected {
+        if set_rejected(self.verdicts, ic, group, outcome) {
             let reason = first_error(&outcome.findings)
                 .or_else(|| group_note.reason.clone())
                 .or_else(|| ic_note.reason.clone());
@@ -498,7 +517,11 @@ impl<'a, S: Sink> Translator<'a, S> {
             header: set,
             settings: settings.settings,
         };
-        let mapped = match map_set(&set.id, &ctx, segments) {
+        let mapped = match mapping {
+            Mapping::Segments(segments) => map_set(&set.id, &ctx, segments),
+            Mapping::Done(mapped) => *mapped,
+        };
+        let mapped = match mapped {
             Ok(m) => m,
             Err(reason) => {
                 self.counts.skipped += 1;
@@ -724,7 +747,13 @@ impl<S: Sink> Visitor for Translator<'_, S> {
         };
         let segments = std::mem::take(&mut self.segments);
         let used = self.used.min(segments.len());
-        self.settle_set(ic, group, outcome, &segments[..used], digest);
+        self.settle_set(
+            ic,
+            group,
+            outcome,
+            Mapping::Segments(&segments[..used]),
+            digest,
+        );
         self.segments = segments;
         self.used = 0;
         self.capture = false;
@@ -982,7 +1011,7 @@ fn translate_with<R: Read + Send, S: Sink>(
     let mut translator = Translator::new(profiles, &verdicts, tracker, &file, sink);
     let config = engine_config(profiles, true);
     let summary = if before_len >= pipeline_min {
-        pipeline::run_pipelined(&mut reader, config, &verdicts, &mut translator)
+        pipeline::run_pipelined(&mut reader, config, profiles, &verdicts, &mut translator)
     } else {
         run(&mut reader, config, &mut translator)
     }
@@ -1061,8 +1090,14 @@ mod tests {
         }
     }
 
-    fn log_of(text: &[u8], pipeline_min: u64) -> (Vec<String>, FileSummary) {
-        let profiles = Profiles::new(Grammars::embedded().expect("grammars"), Policy::Standard);
+    fn log_of(text: &[u8], pipeline_min: u64, partner: Option<&str>) -> (Vec<String>, FileSummary) {
+        let mut profiles = Profiles::new(Grammars::embedded().expect("grammars"), Policy::Standard);
+        if let Some(id) = partner {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partners");
+            let partners = crate::config::load_dir(&dir).expect("fixture partners");
+            profiles = profiles.with_partners(&partners).expect("partner grammars");
+            profiles.force(id).expect("a fixture partner");
+        }
         let mut sink = Log::default();
         let outcome = translate_with(
             "all.edi",
@@ -1111,20 +1146,27 @@ mod tests {
         many.push_str(&ISA.replace("000000001", "000000003"));
         many.push_str("GS*FA*SENDER*RECEIVER*20260105*1430*3*X*004010~ST*997*0001~AK1*OW*5~AK9*A*0*0*0~SE*4*0001~GE*1*3~IEA*1*000000004~");
         text.extend(many.as_bytes());
-        let (one, one_summary) = log_of(&text, u64::MAX);
-        let (two, two_summary) = log_of(&text, 0);
-        assert!(one.len() > 200, "{} outputs", one.len());
-        for kind in ["record", "rejected"] {
-            assert!(
-                one.iter().any(|l| l.starts_with(kind)),
-                "no {kind} in the output"
+        // Defaults, then a partner with milestone overrides and a default time zone for every
+        // interchange (the engine's thread must map under the same settings).
+        for partner in [None, Some("ridgeline")] {
+            let (one, one_summary) = log_of(&text, u64::MAX, partner);
+            let (two, two_summary) = log_of(&text, 0, partner);
+            assert!(one.len() > 200, "{} outputs", one.len());
+            for kind in ["record", "rejected"] {
+                assert!(
+                    one.iter().any(|l| l.starts_with(kind)),
+                    "no {kind} in the output"
+                );
+            }
+            if partner.is_some() {
+                assert!(one.iter().any(|l| l.contains(r#""partner":"ridgeline""#)));
+            }
+            assert_eq!(one, two);
+            assert_eq!(
+                serde_json::to_string(&one_summary).expect("json"),
+                serde_json::to_string(&two_summary).expect("json")
             );
         }
-        assert_eq!(one, two);
-        assert_eq!(
-            serde_json::to_string(&one_summary).expect("json"),
-            serde_json::to_string(&two_summary).expect("json")
-        );
     }
 
     /// The one-pass digest of a segment's bytes equals the element-by-element digest.

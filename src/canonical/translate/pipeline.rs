@@ -1,24 +1,32 @@
-//! Pass 2 on two threads: the engine (tokenizing, validating, copying each set that can become a
-//! record and hashing its content) runs on a helper thread; mapping, record building and the
-//! sink run on the caller's thread, which is the only one that touches the sink.
+//! Pass 2 on two threads: the engine (tokenizing, validating, hashing the content of each set
+//! that can become a record and mapping it) runs on a helper thread; ids, records and the sink
+//! run on the caller's thread, which is the only one that touches the sink.
 //!
 //! Invariants:
 //! - The caller's thread sees the engine's events in input order and settles them exactly as
 //!   the one-thread [`Translator`] does (it *is* a `Translator`): same records, same order.
-//! - Memory is bounded: events travel in batches of at most [`BATCH_SETS`] sets or
-//!   [`BATCH_BYTES`] of copied segments (a larger set is a batch of its own), and at most
-//!   [`BATCHES_IN_FLIGHT`] batches wait between the threads. Segment buffers come back to the
-//!   engine's thread to be refilled.
+//! - The engine's thread maps a set under the same settings the one-thread translator would
+//!   choose (its partner's profile, its group's settings) and only when that translator would map
+//!   it (nothing in the set, its group or its interchange rejected).
+//! - Memory is bounded: events travel in batches of at most [`BATCH_SETS`] sets or about
+//!   [`BATCH_BYTES`] of mapped sets (measured by their segments; a larger set is a batch of its
+//!   own), and at most [`BATCHES_IN_FLIGHT`] batches wait between the threads. The engine's
+//!   thread keeps one set's segments, their buffers reused from set to set.
 //! - The engine's thread never blocks on the caller's once the caller has stopped reading:
 //!   a send that fails (the receiver is gone) ends its sending, and the engine runs to its end.
 
 use std::io::{self, Read};
 use std::mem;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{SyncSender, sync_channel};
 
-use super::{EnvelopeVerdicts, Sink, Translator, capture_ta1, mapper, push_digest};
+use super::{
+    EnvelopeVerdicts, Mapping, Sink, Translator, capture_ta1, map_set, mapper, push_digest,
+    set_rejected,
+};
 use crate::canonical::id::{ContentDigest, SeparatorMap};
+use crate::canonical::map::{Mapped, SetContext, Unmapped};
+use crate::canonical::profile::{GroupSettings, Profile, Profiles};
 use crate::x12::envelope::{
     EngineConfig, FileSummary, Group, GroupOutcome, Interchange, InterchangeOutcome, SetHeader,
     SetOutcome, Visitor, run,
@@ -33,12 +41,8 @@ const BATCH_BYTES: usize = 1 << 20;
 /// Batches waiting between the threads.
 const BATCHES_IN_FLIGHT: usize = 2;
 
-/// A set's copied segments and content digest.
-struct Captured {
-    segments: Vec<OwnedSegment>,
-    used: usize,
-    digest: [u8; 32],
-}
+/// What the mapper made of a set, and the set's content digest.
+type MappedSet = (Box<Result<Mapped, Unmapped>>, [u8; 32]);
 
 /// What the engine reported, owned, in input order.
 enum Event {
@@ -49,20 +53,19 @@ enum Event {
         interchange: Arc<Interchange>,
         group: Arc<Group>,
         outcome: Box<SetOutcome>,
-        captured: Option<Captured>,
+        /// What the mapper made of the set and its content digest, when it was mapped.
+        mapped: Option<MappedSet>,
     },
     GroupEnd(Arc<Interchange>, Box<GroupOutcome>),
     InterchangeEnd(Box<InterchangeOutcome>),
     FileFinding(Box<Finding>),
 }
 
-/// The engine's side: turns events into owned batches.
-struct Producer<'v> {
-    verdicts: &'v EnvelopeVerdicts,
+/// The engine's side: maps sets and turns events into owned batches.
+struct Producer<'a> {
+    profiles: &'a Profiles,
+    verdicts: &'a EnvelopeVerdicts,
     out: SyncSender<Vec<Event>>,
-    /// Segment buffers the caller's thread has finished with.
-    spares: Receiver<Vec<Vec<OwnedSegment>>>,
-    pool: Vec<Vec<OwnedSegment>>,
     batch: Vec<Event>,
     batch_bytes: usize,
     batch_sets: usize,
@@ -70,8 +73,14 @@ struct Producer<'v> {
     closed: bool,
     interchange: Option<Arc<Interchange>>,
     group: Option<Arc<Group>>,
-    /// The open set's copy, when it can become a record.
-    capture: Option<(Vec<OwnedSegment>, usize)>,
+    /// The open interchange's partner profile and the open group's settings, as the one-thread
+    /// translator chooses them.
+    profile: Option<&'a Profile>,
+    settings: Option<GroupSettings<'a>>,
+    /// The open set's segments are `segments[..used]` while `capture` is on.
+    capture: bool,
+    segments: Vec<OwnedSegment>,
+    used: usize,
     digest: ContentDigest,
     separators: SeparatorMap,
 }
@@ -96,15 +105,6 @@ impl Producer<'_> {
         }
     }
 
-    fn take_buffer(&mut self) -> Vec<OwnedSegment> {
-        if self.pool.is_empty()
-            && let Ok(more) = self.spares.try_recv()
-        {
-            self.pool = more;
-        }
-        self.pool.pop().unwrap_or_default()
-    }
-
     fn interchange(&mut self, ic: &Interchange) -> Arc<Interchange> {
         match &self.interchange {
             Some(a) if a.ordinal == ic.ordinal => a.clone(),
@@ -126,10 +126,35 @@ impl Producer<'_> {
             }
         }
     }
+
+    /// Maps the captured set, as the one-thread translator's `settle_set` would.
+    fn map(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) -> Option<MappedSet> {
+        if !self.capture || set_rejected(self.verdicts, ic, group, outcome) {
+            return None;
+        }
+        let unknown;
+        let settings = match &self.settings {
+            Some(g) => g.settings,
+            None => {
+                unknown = self.profiles.group_settings(None, group);
+                unknown.settings
+            }
+        };
+        let ctx = SetContext {
+            interchange: ic,
+            group,
+            header: &outcome.header,
+            settings,
+        };
+        let used = self.used.min(self.segments.len());
+        let mapped = map_set(&outcome.header.id, &ctx, &self.segments[..used]);
+        Some((Box::new(mapped), self.digest.finish_reset()))
+    }
 }
 
 impl Visitor for Producer<'_> {
     fn interchange_start(&mut self, ic: &Interchange) {
+        self.profile = self.profiles.matching(ic);
         let ic = self.interchange(ic);
         self.push(Event::InterchangeStart(ic));
     }
@@ -140,6 +165,7 @@ impl Visitor for Producer<'_> {
     }
 
     fn group_start(&mut self, ic: &Interchange, group: &Group) {
+        self.settings = Some(self.profiles.group_settings(self.profile, group));
         let ic = self.interchange(ic);
         let group = self.group(group);
         self.push(Event::GroupStart(ic, group));
@@ -148,31 +174,31 @@ impl Visitor for Producer<'_> {
     fn set_start(&mut self, ic: &Interchange, group: &Group, set: &SetHeader) {
         // The same test as the one-thread translator's: a set is copied only when it can
         // become a record.
-        let capture = !self.verdicts.interchange(ic.ordinal).rejected
+        self.capture = !self.verdicts.interchange(ic.ordinal).rejected
             && !self.verdicts.group(group.ordinal).rejected
             && mapper(&set.id).is_ok();
+        self.used = 0;
         self.digest.reset();
-        self.capture = capture.then(|| (self.take_buffer(), 0));
     }
 
     fn set_segment(&mut self, seg: &Segment<'_>, position: u32) {
-        if let Some((segments, used)) = &mut self.capture {
+        if self.capture {
             push_digest(&mut self.digest, seg, &mut self.separators);
-            match segments.get_mut(*used) {
+            match self.segments.get_mut(self.used) {
                 Some(slot) => slot.refill(seg, position),
-                None => segments.push(OwnedSegment::from_segment(seg, position)),
+                None => self
+                    .segments
+                    .push(OwnedSegment::from_segment(seg, position)),
             }
-            *used += 1;
+            self.used += 1;
             self.batch_bytes += seg.data.len() + 16 * seg.bounds.len();
         }
     }
 
     fn set_end(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) {
-        let captured = self.capture.take().map(|(segments, used)| Captured {
-            segments,
-            used,
-            digest: self.digest.finish_reset(),
-        });
+        let mapped = self.map(ic, group, outcome);
+        self.capture = false;
+        self.used = 0;
         let interchange = self.interchange(ic);
         let group = self.group(group);
         self.batch_sets += 1;
@@ -180,16 +206,18 @@ impl Visitor for Producer<'_> {
             interchange,
             group,
             outcome: Box::new(outcome.clone()),
-            captured,
+            mapped,
         });
     }
 
     fn group_end(&mut self, ic: &Interchange, outcome: &GroupOutcome) {
+        self.settings = None;
         let ic = self.interchange(ic);
         self.push(Event::GroupEnd(ic, Box::new(outcome.clone())));
     }
 
     fn interchange_end(&mut self, outcome: &InterchangeOutcome) {
+        self.profile = None;
         self.push(Event::InterchangeEnd(Box::new(outcome.clone())));
     }
 
@@ -198,12 +226,8 @@ impl Visitor for Producer<'_> {
     }
 }
 
-/// Feeds one batch to the translator; returns the segment buffers it carried.
-fn replay<S: Sink>(
-    translator: &mut Translator<'_, S>,
-    batch: Vec<Event>,
-) -> Vec<Vec<OwnedSegment>> {
-    let mut spare = Vec::new();
+/// Feeds one batch to the translator.
+fn replay<S: Sink>(translator: &mut Translator<'_, S>, batch: Vec<Event>) {
     for event in batch {
         match event {
             Event::InterchangeStart(ic) => translator.interchange_start(&ic),
@@ -216,54 +240,49 @@ fn replay<S: Sink>(
                 interchange,
                 group,
                 outcome,
-                captured,
-            } => match captured {
-                Some(c) => {
-                    let used = c.used.min(c.segments.len());
-                    translator.settle_set(
-                        &interchange,
-                        &group,
-                        &outcome,
-                        &c.segments[..used],
-                        c.digest,
-                    );
-                    spare.push(c.segments);
-                }
-                None => translator.settle_set(&interchange, &group, &outcome, &[], [0; 32]),
-            },
+                mapped,
+            } => {
+                let (mapping, digest) = match mapped {
+                    Some((mapped, digest)) => (Mapping::Done(mapped), digest),
+                    None => (Mapping::Segments(&[]), [0; 32]),
+                };
+                translator.settle_set(&interchange, &group, &outcome, mapping, digest);
+            }
             Event::GroupEnd(ic, outcome) => translator.group_end(&ic, &outcome),
             Event::InterchangeEnd(outcome) => translator.interchange_end(&outcome),
             Event::FileFinding(finding) => translator.file_finding(&finding),
         }
     }
-    spare
 }
 
 /// Runs pass 2 with the engine on a helper thread and `translator` on this one.
 pub(super) fn run_pipelined<R: Read + Send, S: Sink>(
     reader: R,
     config: EngineConfig<'_>,
+    profiles: &Profiles,
     verdicts: &EnvelopeVerdicts,
     translator: &mut Translator<'_, S>,
 ) -> io::Result<FileSummary> {
     let (out, batches) = sync_channel::<Vec<Event>>(BATCHES_IN_FLIGHT);
-    let (give_back, spares) = sync_channel::<Vec<Vec<OwnedSegment>>>(BATCHES_IN_FLIGHT + 2);
     std::thread::scope(|scope| {
         let engine = std::thread::Builder::new()
             .name("edigate-x12-engine".into())
             .spawn_scoped(scope, move || {
                 let mut producer = Producer {
+                    profiles,
                     verdicts,
                     out,
-                    spares,
-                    pool: Vec::new(),
                     batch: Vec::new(),
                     batch_bytes: 0,
                     batch_sets: 0,
                     closed: false,
                     interchange: None,
                     group: None,
-                    capture: None,
+                    profile: None,
+                    settings: None,
+                    capture: false,
+                    segments: Vec::new(),
+                    used: 0,
                     digest: ContentDigest::new(),
                     separators: SeparatorMap::new(b'*', b'>', None),
                 };
@@ -272,9 +291,7 @@ pub(super) fn run_pipelined<R: Read + Send, S: Sink>(
                 summary
             })?;
         for batch in &batches {
-            let spare = replay(translator, batch);
-            // A full return channel only means the engine has buffers enough.
-            let _ = give_back.try_send(spare);
+            replay(translator, batch);
         }
         engine
             .join()
