@@ -5,20 +5,24 @@
 //! Invariants:
 //! - The caller's thread sees the engine's events in input order and settles them exactly as
 //!   the one-thread [`Translator`] does (it *is* a `Translator`): same records, same order.
-//! - The engine's thread maps a set under the same settings the one-thread translator would
-//!   choose (its partner's profile, its group's settings) and only when that translator would map
-//!   it (nothing in the set, its group or its interchange rejected).
+//! - Mapping is shared: when the caller's thread has fallen behind (a batch waits behind the one
+//!   it is working on), the engine's thread maps a set itself; otherwise it hands the set's copied
+//!   segments over and the caller's thread maps them. Either way the set is mapped under the
+//!   settings the one-thread translator would choose (its partner's profile, its group's
+//!   settings), and only when that translator would map it (nothing in the set, its group or its
+//!   interchange rejected).
 //! - Memory is bounded: events travel in batches of at most [`BATCH_SETS`] sets or about
 //!   [`BATCH_BYTES`] of mapped sets (measured by their segments; a larger set is a batch of its
-//!   own), and at most [`BATCHES_IN_FLIGHT`] batches wait between the threads. The engine's
-//!   thread keeps one set's segments, their buffers reused from set to set.
+//!   own), and at most [`BATCHES_IN_FLIGHT`] batches wait between the threads. Segment buffers
+//!   handed over come back to the engine's thread to be refilled.
 //! - The engine's thread never blocks on the caller's once the caller has stopped reading:
 //!   a send that fails (the receiver is gone) ends its sending, and the engine runs to its end.
 
 use std::io::{self, Read};
 use std::mem;
 use std::sync::Arc;
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use super::{
     EnvelopeVerdicts, Mapping, Sink, Translator, capture_ta1, map_set, mapper, push_digest,
@@ -44,6 +48,32 @@ const BATCHES_IN_FLIGHT: usize = 2;
 /// What the mapper made of a set, and the set's content digest.
 type MappedSet = (Box<Result<Mapped, Unmapped>>, [u8; 32]);
 
+/// Which thread maps sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MapOn {
+    /// The engine's thread when the caller's has fallen behind, else the caller's.
+    Shared,
+    /// Always the engine's thread (tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Engine,
+    /// Always the caller's thread (tests).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Caller,
+}
+
+/// A set as the engine's thread hands it over.
+enum SetWork {
+    /// Mapped on the engine's thread.
+    Mapped(MappedSet),
+    /// Its copied segments (`segments[..used]`) and content digest, to be mapped by the caller's
+    /// thread.
+    Segments {
+        segments: Vec<OwnedSegment>,
+        used: usize,
+        digest: [u8; 32],
+    },
+}
+
 /// What the engine reported, owned, in input order.
 enum Event {
     InterchangeStart(Arc<Interchange>),
@@ -53,8 +83,8 @@ enum Event {
         interchange: Arc<Interchange>,
         group: Arc<Group>,
         outcome: Box<SetOutcome>,
-        /// What the mapper made of the set and its content digest, when it was mapped.
-        mapped: Option<MappedSet>,
+        /// The set's mapping work, when it can become a record.
+        work: Option<SetWork>,
     },
     GroupEnd(Arc<Interchange>, Box<GroupOutcome>),
     InterchangeEnd(Box<InterchangeOutcome>),
@@ -66,6 +96,12 @@ struct Producer<'a> {
     profiles: &'a Profiles,
     verdicts: &'a EnvelopeVerdicts,
     out: SyncSender<Vec<Event>>,
+    /// Batches sent and not yet replayed by the caller's thread.
+    pending: &'a AtomicUsize,
+    map_on: MapOn,
+    /// Segment buffers the caller's thread has finished with.
+    spares: Receiver<Vec<Vec<OwnedSegment>>>,
+    pool: Vec<Vec<OwnedSegment>>,
     batch: Vec<Event>,
     batch_bytes: usize,
     batch_sets: usize,
@@ -100,8 +136,11 @@ impl Producer<'_> {
         let batch = mem::take(&mut self.batch);
         self.batch_bytes = 0;
         self.batch_sets = 0;
-        if !self.closed && self.out.send(batch).is_err() {
-            self.closed = true;
+        if !self.closed {
+            self.pending.fetch_add(1, Ordering::Relaxed);
+            if self.out.send(batch).is_err() {
+                self.closed = true;
+            }
         }
     }
 
@@ -127,10 +166,27 @@ impl Producer<'_> {
         }
     }
 
-    /// Maps the captured set, as the one-thread translator's `settle_set` would.
-    fn map(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) -> Option<MappedSet> {
+    /// The captured set's mapping work: mapped here when the caller's thread is behind, else
+    /// its segments handed over; `None` when the one-thread translator would not map it.
+    fn work(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) -> Option<SetWork> {
         if !self.capture || set_rejected(self.verdicts, ic, group, outcome) {
             return None;
+        }
+        let used = self.used.min(self.segments.len());
+        let digest = self.digest.finish_reset();
+        let here = match self.map_on {
+            MapOn::Shared => self.pending.load(Ordering::Relaxed) >= BATCHES_IN_FLIGHT,
+            MapOn::Engine => true,
+            MapOn::Caller => false,
+        };
+        if !here {
+            let fresh = self.take_buffer();
+            let segments = mem::replace(&mut self.segments, fresh);
+            return Some(SetWork::Segments {
+                segments,
+                used,
+                digest,
+            });
         }
         let unknown;
         let settings = match &self.settings {
@@ -146,9 +202,17 @@ impl Producer<'_> {
             header: &outcome.header,
             settings,
         };
-        let used = self.used.min(self.segments.len());
         let mapped = map_set(&outcome.header.id, &ctx, &self.segments[..used]);
-        Some((Box::new(mapped), self.digest.finish_reset()))
+        Some(SetWork::Mapped((Box::new(mapped), digest)))
+    }
+
+    fn take_buffer(&mut self) -> Vec<OwnedSegment> {
+        if self.pool.is_empty()
+            && let Ok(more) = self.spares.try_recv()
+        {
+            self.pool = more;
+        }
+        self.pool.pop().unwrap_or_default()
     }
 }
 
@@ -196,7 +260,7 @@ impl Visitor for Producer<'_> {
     }
 
     fn set_end(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) {
-        let mapped = self.map(ic, group, outcome);
+        let work = self.work(ic, group, outcome);
         self.capture = false;
         self.used = 0;
         let interchange = self.interchange(ic);
@@ -206,7 +270,7 @@ impl Visitor for Producer<'_> {
             interchange,
             group,
             outcome: Box::new(outcome.clone()),
-            mapped,
+            work,
         });
     }
 
@@ -226,8 +290,12 @@ impl Visitor for Producer<'_> {
     }
 }
 
-/// Feeds one batch to the translator.
-fn replay<S: Sink>(translator: &mut Translator<'_, S>, batch: Vec<Event>) {
+/// Feeds one batch to the translator; returns the segment buffers it carried.
+fn replay<S: Sink>(
+    translator: &mut Translator<'_, S>,
+    batch: Vec<Event>,
+) -> Vec<Vec<OwnedSegment>> {
+    let mut spare = Vec::new();
     for event in batch {
         match event {
             Event::InterchangeStart(ic) => translator.interchange_start(&ic),
@@ -240,19 +308,46 @@ fn replay<S: Sink>(translator: &mut Translator<'_, S>, batch: Vec<Event>) {
                 interchange,
                 group,
                 outcome,
-                mapped,
-            } => {
-                let (mapping, digest) = match mapped {
-                    Some((mapped, digest)) => (Mapping::Done(mapped), digest),
-                    None => (Mapping::Segments(&[]), [0; 32]),
-                };
-                translator.settle_set(&interchange, &group, &outcome, mapping, digest);
-            }
+                work,
+            } => match work {
+                Some(SetWork::Mapped((mapped, digest))) => {
+                    translator.settle_set(
+                        &interchange,
+                        &group,
+                        &outcome,
+                        Mapping::Done(mapped),
+                        digest,
+                    );
+                }
+                Some(SetWork::Segments {
+                    segments,
+                    used,
+                    digest,
+                }) => {
+                    let used = used.min(segments.len());
+                    translator.settle_set(
+                        &interchange,
+                        &group,
+                        &outcome,
+                        Mapping::Segments(&segments[..used]),
+                        digest,
+                    );
+                    spare.push(segments);
+                }
+                None => translator.settle_set(
+                    &interchange,
+                    &group,
+                    &outcome,
+                    Mapping::Segments(&[]),
+                    [0; 32],
+                ),
+            },
             Event::GroupEnd(ic, outcome) => translator.group_end(&ic, &outcome),
             Event::InterchangeEnd(outcome) => translator.interchange_end(&outcome),
             Event::FileFinding(finding) => translator.file_finding(&finding),
         }
     }
+    spare
 }
 
 /// Runs pass 2 with the engine on a helper thread and `translator` on this one.
@@ -262,8 +357,12 @@ pub(super) fn run_pipelined<R: Read + Send, S: Sink>(
     profiles: &Profiles,
     verdicts: &EnvelopeVerdicts,
     translator: &mut Translator<'_, S>,
+    map_on: MapOn,
 ) -> io::Result<FileSummary> {
     let (out, batches) = sync_channel::<Vec<Event>>(BATCHES_IN_FLIGHT);
+    let (give_back, spares) = sync_channel::<Vec<Vec<OwnedSegment>>>(BATCHES_IN_FLIGHT + 2);
+    let pending = AtomicUsize::new(0);
+    let pending = &pending;
     std::thread::scope(|scope| {
         let engine = std::thread::Builder::new()
             .name("edigate-x12-engine".into())
@@ -272,6 +371,10 @@ pub(super) fn run_pipelined<R: Read + Send, S: Sink>(
                     profiles,
                     verdicts,
                     out,
+                    pending,
+                    map_on,
+                    spares,
+                    pool: Vec::new(),
                     batch: Vec::new(),
                     batch_bytes: 0,
                     batch_sets: 0,
@@ -291,7 +394,10 @@ pub(super) fn run_pipelined<R: Read + Send, S: Sink>(
                 summary
             })?;
         for batch in &batches {
-            replay(translator, batch);
+            let spare = replay(translator, batch);
+            pending.fetch_sub(1, Ordering::Relaxed);
+            // A full return channel only means the engine's thread has buffers enough.
+            let _ = give_back.try_send(spare);
         }
         engine
             .join()
