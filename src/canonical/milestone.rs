@@ -215,7 +215,19 @@ impl ReasonClass {
 
 /// The default table row for an AT701 code.
 pub fn status_row(code: &str) -> Option<&'static StatusRow> {
-    STATUS_TABLE.iter().find(|r| r.code == code)
+    // Every AT7 looks its code up; the table is indexed once (first row wins, as a scan would).
+    static INDEX: std::sync::OnceLock<rustc_hash::FxHashMap<&'static str, &'static StatusRow>> =
+        std::sync::OnceLock::new();
+    INDEX
+        .get_or_init(|| {
+            let mut index = rustc_hash::FxHashMap::default();
+            for row in STATUS_TABLE {
+                index.entry(row.code).or_insert(row);
+            }
+            index
+        })
+        .get(code)
+        .copied()
 }
 
 /// The default milestone of an AT701-style status code (no reason, no overrides); `unmapped`
