@@ -17,6 +17,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
 
+use edigate::canonical::ndjson::NdjsonWriter;
 use edigate::canonical::profile::Profiles;
 use edigate::canonical::record::Record;
 use edigate::canonical::translate::{ControlTracker, Rejection, Sink, Skipped, translate_file};
@@ -192,7 +193,7 @@ impl Write for CountingWriter {
 
 /// What `edigate translate` does with records (NDJSON), minus the terminal.
 struct NdjsonSink {
-    out: BufWriter<CountingWriter>,
+    out: NdjsonWriter<BufWriter<CountingWriter>>,
     records: u64,
     not_records: u64,
 }
@@ -200,8 +201,7 @@ struct NdjsonSink {
 impl Sink for NdjsonSink {
     fn record(&mut self, record: &Record) -> std::io::Result<()> {
         self.records += 1;
-        serde_json::to_writer(&mut self.out, record).map_err(std::io::Error::other)?;
-        self.out.write_all(b"\n")
+        self.out.write_record(record)
     }
     fn rejected(&mut self, _: &Rejection) -> std::io::Result<()> {
         self.not_records += 1;
@@ -327,7 +327,7 @@ fn measure(mode: &str, path: &Path) {
         "translate" => {
             let profiles = Profiles::new(grammars.clone(), Policy::Standard);
             let mut out = NdjsonSink {
-                out: BufWriter::with_capacity(1 << 16, CountingWriter(0)),
+                out: NdjsonWriter::new(BufWriter::new(CountingWriter(0))),
                 records: 0,
                 not_records: 0,
             };
@@ -336,7 +336,7 @@ fn measure(mode: &str, path: &Path) {
             out.out.flush().expect("flush");
             assert_eq!(out.not_records, 0, "every generated set must translate");
             assert_eq!(out.records, outcome.summary.sets);
-            sink = out.out.get_ref().0;
+            sink = out.out.get_ref().get_ref().0;
         }
         other => panic!("unknown mode {other}"),
     }

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use edigate::canonical::intake_translate::{InputProblem, InputSink, InputTranslator};
+use edigate::canonical::ndjson::NdjsonWriter;
 use edigate::canonical::profile::Profiles;
 use edigate::canonical::record::Record;
 use edigate::canonical::translate::{ControlTracker, Rejection, Sink, Skipped, TranslateError};
@@ -240,7 +241,7 @@ enum Command {
 /// Writes records as NDJSON to stdout and everything that was not translated to stderr, one
 /// line each, named by the path as given (`dir/a.zip!/member.csv` inside archives).
 struct CliSink<W: Write> {
-    out: W,
+    out: NdjsonWriter<W>,
     /// The path as given on the command line.
     path: String,
     /// The name records carry for it (no directories).
@@ -259,8 +260,7 @@ impl<W: Write> CliSink<W> {
 
 impl<W: Write> Sink for CliSink<W> {
     fn record(&mut self, record: &Record) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, record).map_err(io::Error::other)?;
-        self.out.write_all(b"\n")
+        self.out.write_record(record)
     }
 
     fn rejected(&mut self, rejection: &Rejection) -> io::Result<()> {
@@ -325,7 +325,7 @@ fn translate(args: TranslateArgs<'_>) -> Result<u8> {
     }
     let mut tracker = ControlTracker::default();
     let mut sink = CliSink {
-        out: BufWriter::new(io::stdout().lock()),
+        out: NdjsonWriter::new(BufWriter::new(io::stdout().lock())),
         path: String::new(),
         name: String::new(),
     };

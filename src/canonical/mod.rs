@@ -14,6 +14,7 @@ pub mod id;
 pub mod intake_translate;
 pub mod map;
 pub mod milestone;
+pub mod ndjson;
 pub mod order940;
 pub mod profile;
 pub mod record;

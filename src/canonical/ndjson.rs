@@ -1,0 +1,81 @@
+//! Records as NDJSON, one JSON object per line: what `edigate translate` prints.
+
+use std::io::{self, Write};
+
+use super::record::Record;
+
+/// Writes records as lines. Each line is built in a buffer kept from line to line and written
+/// whole, so the writer underneath sees one write per record rather than one per JSON token.
+#[derive(Debug)]
+pub struct NdjsonWriter<W: Write> {
+    out: W,
+    line: Vec<u8>,
+}
+
+impl<W: Write> NdjsonWriter<W> {
+    /// A writer of lines to `out` (give it a buffered writer when it is a file or a pipe).
+    pub fn new(out: W) -> Self {
+        NdjsonWriter {
+            out,
+            line: Vec::with_capacity(4096),
+        }
+    }
+
+    /// Writes `record` as one line.
+    pub fn write_record(&mut self, record: &Record) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, record).map_err(io::Error::other)?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)
+    }
+
+    /// Flushes the writer underneath.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    /// The writer underneath.
+    pub fn get_ref(&self) -> &W {
+        &self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::canonical::profile::Profiles;
+    use crate::canonical::translate::{Collect, ControlTracker, translate};
+    use crate::x12::grammar::Grammars;
+    use crate::x12::policy::Policy;
+
+    #[test]
+    fn each_record_is_one_line_of_its_json() {
+        let isa = "ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *260105*1430*U*00401*000000001*0*P*>~";
+        let text = format!(
+            "{isa}GS*FA*SENDER*RECEIVER*20260105*1430*1*X*004010~ST*997*0001~AK1*OW*5~AK9*A*0*0*0~SE*4*0001~ST*997*0002~AK1*OW*6~AK9*A*0*0*0~SE*4*0002~GE*2*1~IEA*1*000000001~"
+        );
+        let profiles = Profiles::new(Grammars::embedded().expect("grammars"), Policy::Standard);
+        let mut sink = Collect::default();
+        translate(
+            "t.edi",
+            || Ok(text.as_bytes()),
+            &profiles,
+            &mut ControlTracker::default(),
+            &mut sink,
+        )
+        .expect("in memory");
+        let records = sink.records;
+        assert_eq!(records.len(), 2, "{:?}", sink.rejected);
+        let mut w = NdjsonWriter::new(Vec::new());
+        for r in &records {
+            w.write_record(r).expect("in memory");
+        }
+        let text = String::from_utf8(w.get_ref().clone()).expect("utf-8");
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), records.len());
+        for (line, record) in lines.iter().zip(&records) {
+            assert_eq!(*line, serde_json::to_string(record).expect("json"));
+        }
+        assert!(text.ends_with('\n'));
+    }
+}
