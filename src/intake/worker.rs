@@ -641,12 +641,16 @@ fn hash_file(path: &Path) -> io::Result<(String, u64)> {
     Ok((hex::encode(hasher.finalize()), size))
 }
 
-fn engine_config(profiles: &Profiles) -> EngineConfig<'_> {
+/// The engine configuration intake runs under. Pass 1 needs only group and interchange
+/// outcomes, which come from envelope checks alone (grammar findings are set findings, and
+/// neither the verdicts nor the ack counts read them), so it skips grammar validation, as
+/// [`crate::canonical::translate::translate`]'s pass 1 does.
+fn engine_config(profiles: &Profiles, validate_grammar: bool) -> EngineConfig<'_> {
     EngineConfig {
         grammars: profiles.default_grammars(),
         policy: profiles.default_policy(),
         limits: Limits::default(),
-        validate_grammar: true,
+        validate_grammar,
         profiles: Some(profiles),
     }
 }
@@ -705,7 +709,7 @@ fn first_pass(
     };
     run(
         fs::File::open(path)?,
-        engine_config(profiles),
+        engine_config(profiles, false),
         &mut (&mut verdicts, &mut count),
     )?;
     Ok((verdicts, (count.interchanges, count.groups)))
@@ -871,7 +875,7 @@ fn translate(
     verdicts: &EnvelopeVerdicts,
     mut counters: PooledNumbers,
 ) -> io::Result<Translated> {
-    let config = engine_config(profiles);
+    let config = engine_config(profiles, true);
     let info = FileInfo {
         name: name.to_string(),
         sha256: sha256.to_string(),
