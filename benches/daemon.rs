@@ -7,6 +7,12 @@
 //! quiet period set to zero. Under `cargo test` it does a small smoke run. `EDIGATE_BENCH_DIR`
 //! moves the spool and state (e.g. to tmpfs, to separate CPU cost from fsync latency);
 //! `EDIGATE_BENCH_ONLY=throughput` (or `latency`) runs one of the two.
+//!
+//! The throughput line also gives the process's CPU time (user + sys) over the measured window
+//! (drop to last receipt; the stub's share included), which is steadier than the wall time on a
+//! busy machine. `EDIGATE_BENCH_PERF_CTL=<fifo>` writes `enable` / `disable` to a
+//! `perf record -D -1 --control fifo:<fifo>` control pipe around that window, so a profile
+//! leaves out the set-up (staging and translating the files for their ids).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -199,6 +205,8 @@ async fn throughput(files: u64, sets: usize) {
     }
     let daemon = start(b.config.clone());
     tokio::time::sleep(Duration::from_millis(300)).await;
+    perf_ctl("enable");
+    let cpu0 = cpu_secs();
     let t0 = Instant::now();
     for (p, name) in &staged {
         std::fs::rename(
@@ -222,12 +230,14 @@ async fn throughput(files: u64, sets: usize) {
     });
     wait_all(&receipts, &ids, Duration::from_secs(600)).await;
     let secs = t0.elapsed().as_secs_f64();
+    let cpu = cpu_secs() - cpu0;
+    perf_ctl("disable");
     let intake_secs = intake_done
         .await
         .map_or(f64::NAN, |t| t.duration_since(t0).as_secs_f64());
     daemon.stop().await;
     println!(
-        "throughput: {files} files x {sets} sets = {} transaction sets ({PARTNERS} partners) in {secs:.2} s: {:.0} sets/s, {:.0} files/s (intake alone done after {intake_secs:.2} s: {:.0} sets/s recorded)",
+        "throughput: {files} files x {sets} sets = {} transaction sets ({PARTNERS} partners) in {secs:.2} s: {:.0} sets/s, {:.0} files/s (intake alone done after {intake_secs:.2} s: {:.0} sets/s recorded); CPU {cpu:.2} s",
         ids.len(),
         ids.len() as f64 / secs,
         files as f64 / secs,
@@ -278,6 +288,34 @@ async fn latency(seconds: u64) {
         pct(0.99),
         lat[lat.len() - 1]
     );
+}
+
+/// User + sys CPU seconds of this process so far (`/proc/self/stat`, clock ticks of 10 ms);
+/// NaN where that cannot be read.
+fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return f64::NAN;
+    };
+    // Fields after the command name (which may hold spaces) start at field 3, `state`; utime
+    // and stime are fields 14 and 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(u), Some(s)) => (u + s) / 100.0,
+        _ => f64::NAN,
+    }
+}
+
+/// Sends `cmd` to the perf control fifo named by `EDIGATE_BENCH_PERF_CTL`, if any.
+fn perf_ctl(cmd: &str) {
+    if let Some(path) = std::env::var_os("EDIGATE_BENCH_PERF_CTL") {
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{cmd}\n").as_bytes()));
+    }
 }
 
 /// Files under `dir`, by the listing's own file types (no `stat` per file: the bench polls this

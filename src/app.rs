@@ -148,6 +148,7 @@ pub async fn run_with_reload(
         acks_ready: acks_ready.clone(),
         records_ready: records_ready.clone(),
         batcher: crate::intake::batcher::Batcher::spawn(writer.clone()),
+        finisher: crate::intake::worker::Finisher::spawn(),
         controls: Arc::default(),
         in_progress: Arc::new(Mutex::new(Default::default())),
     };

@@ -135,6 +135,54 @@ pub enum Processed {
     Queued,
 }
 
+/// What is left of a file once its records are committed (the move, the mark, the log line).
+type FinishJob = Box<dyn FnOnce() + Send>;
+
+/// Runs the finishing of committed files on one blocking thread at a time, every job queued
+/// meanwhile in one go. A group commit completes many files at once; a blocking task each made
+/// the pool start a thread per file (each with its own allocator heap), which cost more CPU
+/// than the moves themselves.
+#[derive(Debug, Clone)]
+pub struct Finisher {
+    tx: tokio::sync::mpsc::UnboundedSender<FinishJob>,
+}
+
+impl Finisher {
+    /// Starts the finisher on the current runtime; it ends when every handle is dropped, after
+    /// running what was queued.
+    pub fn spawn() -> Finisher {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<FinishJob>();
+        tokio::spawn(async move {
+            let mut jobs = Vec::new();
+            while rx.recv_many(&mut jobs, 256).await > 0 {
+                let batch = std::mem::take(&mut jobs);
+                let done = tokio::task::spawn_blocking(move || {
+                    for job in batch {
+                        // One failing file must not take the others of the batch with it.
+                        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+                            tracing::error!(
+                                "Finishing a file failed; it stays in work/ and is retried at the next start."
+                            );
+                        }
+                    }
+                })
+                .await;
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "The intake finisher failed; files stay in work/.");
+                }
+            }
+        });
+        Finisher { tx }
+    }
+
+    /// Queues `job`; when the finisher is gone (the runtime is stopping), runs it here.
+    fn finish(&self, job: FinishJob) {
+        if let Err(tokio::sync::mpsc::error::SendError(job)) = self.tx.send(job) {
+            job();
+        }
+    }
+}
+
 /// Shared by the intake workers.
 #[derive(Debug, Clone)]
 pub struct IntakeContext {
@@ -146,6 +194,8 @@ pub struct IntakeContext {
     pub records_ready: Arc<tokio::sync::Notify>,
     /// Group commits of file records and finalizations.
     pub batcher: crate::intake::batcher::Batcher,
+    /// Finishes files after their commit.
+    pub finisher: Finisher,
     /// Control numbers reserved ahead, per partner.
     pub controls: Arc<ControlPool>,
     /// SHA-256 digests being processed right now: a second file with the same bytes waits, so
@@ -382,25 +432,18 @@ fn record_and_finalize(
     };
     let pending = ctx.batcher.record(intake).map_err(store_err)?;
     // On the daemon's runtime the worker goes on with its next file while this one waits for
-    // its group commit (so commits group up); the move and the rest follow the commit.
+    // its group commit (so commits group up); the move and the rest follow the commit, on the
+    // finisher.
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
         let (ctx, file) = (ctx.clone(), file.clone());
         rt.spawn(async move {
             let recorded = pending.await.unwrap_or_else(|_| Err(gone()));
-            let shown = file.path.display().to_string();
-            let done = tokio::task::spawn_blocking(move || {
-                after.finish(&ctx, &file, recorded, guard).map(|_| ())
-            })
-            .await;
-            match done {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
+            let finisher = ctx.finisher.clone();
+            finisher.finish(Box::new(move || {
+                if let Err(e) = after.finish(&ctx, &file, recorded, guard) {
                     tracing::error!(error = %e, "File not processed; it stays in work/ and is retried at the next start.");
                 }
-                Err(e) => {
-                    tracing::error!(file = %shown, error = %e, "Intake worker failed; the file stays in work/.");
-                }
-            }
+            }));
         });
         return Ok(Processed::Queued);
     }
@@ -584,7 +627,8 @@ fn correlation_id(sha256: &str, received_at_ms: i64) -> String {
 fn hash_file(path: &Path) -> io::Result<(String, u64)> {
     let mut f = fs::File::open(path)?;
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    // On the stack: a fresh 64 KiB heap buffer per file came from fresh allocator pages.
+    let mut buf = [0u8; 32 * 1024];
     let mut size = 0u64;
     loop {
         let n = f.read(&mut buf)?;
@@ -597,12 +641,16 @@ fn hash_file(path: &Path) -> io::Result<(String, u64)> {
     Ok((hex::encode(hasher.finalize()), size))
 }
 
-fn engine_config(profiles: &Profiles) -> EngineConfig<'_> {
+/// The engine configuration intake runs under. Pass 1 needs only group and interchange
+/// outcomes, which come from envelope checks alone (grammar findings are set findings, and
+/// neither the verdicts nor the ack counts read them), so it skips grammar validation, as
+/// [`crate::canonical::translate::translate`]'s pass 1 does.
+fn engine_config(profiles: &Profiles, validate_grammar: bool) -> EngineConfig<'_> {
     EngineConfig {
         grammars: profiles.default_grammars(),
         policy: profiles.default_policy(),
         limits: Limits::default(),
-        validate_grammar: true,
+        validate_grammar,
         profiles: Some(profiles),
     }
 }
@@ -661,7 +709,7 @@ fn first_pass(
     };
     run(
         fs::File::open(path)?,
-        engine_config(profiles),
+        engine_config(profiles, false),
         &mut (&mut verdicts, &mut count),
     )?;
     Ok((verdicts, (count.interchanges, count.groups)))
@@ -827,7 +875,7 @@ fn translate(
     verdicts: &EnvelopeVerdicts,
     mut counters: PooledNumbers,
 ) -> io::Result<Translated> {
-    let config = engine_config(profiles);
+    let config = engine_config(profiles, true);
     let info = FileInfo {
         name: name.to_string(),
         sha256: sha256.to_string(),
