@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::Url;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue, LOCATION, RETRY_AFTER,
+};
 
 use super::Delivery;
 use super::retry::{Attempt, EXCERPT_BYTES, classify_response, transport_failure};
@@ -75,6 +77,9 @@ impl ErpHttpSink {
             .timeout(config.timeout)
             .connect_timeout(config.timeout.min(Duration::from_secs(5)))
             .pool_max_idle_per_host(256)
+            // A redirected POST is re-sent as a GET without its body (301/302/303): a 2xx to
+            // that would mark a record delivered that the ERP never saw. Redirects are refused.
+            .redirect(reqwest::redirect::Policy::none())
             .build()?;
         Ok(ErpHttpSink {
             client,
@@ -123,6 +128,20 @@ impl ErpHttpSink {
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        if (300..400).contains(&status) {
+            let to = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("an unnamed location");
+            return Attempt::Rejected {
+                error: format!(
+                    "HTTP {status}: the ERP redirects to {to}; edigate does not follow redirects (the record could reach it without its body), so set erp.url to the final address"
+                ),
+                status: Some(status),
+                excerpt: String::new(),
+            };
+        }
         // Only the excerpt is kept, so stop reading once there is enough of it.
         let mut body = Vec::new();
         loop {
@@ -198,6 +217,59 @@ mod tests {
         .expect("sink");
         let shown = format!("{sink:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_a_dead_letter_not_a_delivery() {
+        use axum::routing::{get, post};
+        let got = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = got.clone();
+        let app = axum::Router::new()
+            .route(
+                "/edi/warehouse_order",
+                post(|| async {
+                    (
+                        axum::http::StatusCode::SEE_OTHER,
+                        [(axum::http::header::LOCATION, "/moved")],
+                    )
+                }),
+            )
+            .route(
+                "/moved",
+                get(move || {
+                    seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    async { "ok" }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("address");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let sink = ErpHttpSink::new(&ErpConfig {
+            url: format!("http://{addr}/edi"),
+            timeout: Duration::from_secs(5),
+            token_file: None,
+        })
+        .expect("sink");
+        let a = sink
+            .deliver(Delivery {
+                id: "x",
+                kind: "warehouse_order",
+                correlation_id: "c",
+                body: "{}",
+            })
+            .await;
+        match a {
+            Attempt::Rejected { error, status, .. } => {
+                assert_eq!(status, Some(303));
+                assert!(error.contains("redirects to /moved"), "{error}");
+            }
+            other => panic!("a redirect must not count as delivered: {other:?}"),
+        }
+        assert_eq!(got.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
     #[tokio::test]
