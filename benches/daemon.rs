@@ -6,7 +6,8 @@
 //! (10,000 sets, 4 partners) dropped at once; latency at 10 files per second for 20 s with the
 //! quiet period set to zero. Under `cargo test` it does a small smoke run. `EDIGATE_BENCH_DIR`
 //! moves the spool and state (e.g. to tmpfs, to separate CPU cost from fsync latency);
-//! `EDIGATE_BENCH_ONLY=throughput` (or `latency`) runs one of the two.
+//! `EDIGATE_BENCH_ONLY=throughput` (or `latency`) runs one of the two. Each run writes under a
+//! new directory; runs older than ten minutes are removed after the measurements.
 //!
 //! The throughput line also gives the process's CPU time (user + sys) over the measured window
 //! (drop to last receipt; the stub's share included), which is steadier than the wall time on a
@@ -119,8 +120,16 @@ fn setup(name: &str, addr: SocketAddr) -> Bench {
     // ceiling without the disk's fsync latency).
     let base = std::env::var_os("EDIGATE_BENCH_DIR")
         .map_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")), PathBuf::from);
-    let dir = base.join(format!("bench-daemon-{name}"));
-    let _ = std::fs::remove_dir_all(&dir);
+    // Each run gets a new directory, and old runs are removed only after a measurement
+    // ([`prune_old_runs`]): on this project's machine (ext4 without a journal) creating files
+    // in the minutes after thousands were deleted costs the kernel up to 0.6 s more CPU per run,
+    // which would be charged to the daemon if the previous run were deleted just before.
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let dir = base
+        .join(format!("bench-daemon-{name}"))
+        .join(format!("{stamp}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("bench dir");
     let mut config = GatewayConfig::local_default(&dir);
     write_partners(&config.partners);
@@ -334,6 +343,29 @@ fn count_files(dir: &Path) -> usize {
     })
 }
 
+/// Removes bench run directories older than ten minutes (after the measurements, so that the
+/// kernel's cost of the deletion does not fall into a measured window).
+fn prune_old_runs() {
+    let base = std::env::var_os("EDIGATE_BENCH_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")), PathBuf::from);
+    for name in ["throughput", "latency"] {
+        let Ok(runs) = std::fs::read_dir(base.join(format!("bench-daemon-{name}"))) else {
+            continue;
+        };
+        for run in runs.flatten() {
+            let old = run
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > Duration::from_secs(600));
+            if old {
+                let _ = std::fs::remove_dir_all(run.path());
+            }
+        }
+    }
+}
+
 fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -356,4 +388,5 @@ fn main() {
             latency(1).await;
         }
     });
+    prune_old_runs();
 }
