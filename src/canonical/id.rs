@@ -82,6 +82,13 @@ pub struct SeparatorMap {
     key: (u8, u8, Option<u8>),
 }
 
+impl Default for SeparatorMap {
+    /// The map for `*`, `>` and no repetition separator.
+    fn default() -> Self {
+        SeparatorMap::new(b'*', b'>', None)
+    }
+}
+
 impl SeparatorMap {
     /// The map for an interchange's element, component and repetition separators.
     pub fn new(element: u8, component: u8, repetition: Option<u8>) -> Self {

@@ -6,8 +6,11 @@
 //!   (and what they warn about) and to hash the file; pass 2 runs it again and settles each set
 //!   at its SE, knowing every verdict that applies to it. Both passes read the same bytes under
 //!   the same profiles, so they agree; pass 1 skips grammar validation, which only ever adds set
-//!   findings. Pass 1 hashes the file (SHA-256, for `source.file_sha256`) and both passes
-//!   fingerprint it ([`Fingerprint`]): a file whose bytes change between them is an error.
+//!   findings. Pass 1 hashes the file (SHA-256, for `source.file_sha256`) on a second thread
+//!   reading its own copy, and every read is fingerprinted ([`Fingerprint`]): a file whose
+//!   bytes change between the reads is an error.
+//! - Files of [`PIPELINE_MIN_BYTES`] or more run pass 2 on two threads ([`pipeline`]) with the
+//!   same output as one thread.
 //! - Memory: the open set's segments (only while it can still become a record; their buffers
 //!   are reused from set to set), notes for the groups and interchanges that are rejected or
 //!   warned, and the bounded control-number tracker.
@@ -410,14 +413,8 @@ pub struct Translator<'a, S: Sink> {
     sink: &'a mut S,
     profile: Option<&'a Profile>,
     group: Option<GroupSettings<'a>>,
-    capture: bool,
-    /// The open set's segments are `segments[..used]`; the rest are kept to be refilled, so
-    /// copying stops allocating once the largest set has been seen.
-    segments: Vec<OwnedSegment>,
-    used: usize,
-    digest: ContentDigest,
-    /// The digest's separator map for the current interchange's delimiters.
-    separators: SeparatorMap,
+    /// The open set's copy.
+    set: SetCapture,
     /// `source` as the open group fixes it; each set adds its own fields.
     group_source: Option<Source>,
     counts: Counts,
@@ -441,11 +438,7 @@ impl<'a, S: Sink> Translator<'a, S> {
             sink,
             profile: None,
             group: None,
-            capture: false,
-            segments: Vec::new(),
-            used: 0,
-            digest: ContentDigest::new(),
-            separators: SeparatorMap::new(b'*', b'>', None),
+            set: SetCapture::default(),
             group_source: None,
             counts: Counts::default(),
             error: None,
@@ -701,6 +694,71 @@ fn tiled<'a>(seg: &Segment<'a>, count: usize) -> Option<&'a [u8]> {
     seg.data.get(bounds[0].0 as usize..end)
 }
 
+/// The open set's copy while it can still become a record: its segments (`segments[..used]`;
+/// the buffers are kept and refilled, so copying stops allocating once the largest set has been
+/// seen) and its content digest.
+#[derive(Default)]
+struct SetCapture {
+    on: bool,
+    segments: Vec<OwnedSegment>,
+    used: usize,
+    digest: ContentDigest,
+    /// The digest's separator map for the current interchange's delimiters.
+    separators: SeparatorMap,
+}
+
+impl SetCapture {
+    /// A set begins: it is copied only when it can become a record (its interchange and group
+    /// not rejected, a mapper for its kind).
+    fn start(
+        &mut self,
+        verdicts: &EnvelopeVerdicts,
+        ic: &Interchange,
+        group: &Group,
+        set: &SetHeader,
+    ) {
+        self.on = !verdicts.interchange(ic.ordinal).rejected
+            && !verdicts.group(group.ordinal).rejected
+            && mapper(&set.id).is_ok();
+        self.used = 0;
+        self.digest.reset();
+    }
+
+    /// Copies and digests a segment of the open set, when it is being copied.
+    fn segment(&mut self, seg: &Segment<'_>, position: u32) {
+        if self.on {
+            push_digest(&mut self.digest, seg, &mut self.separators);
+            match self.segments.get_mut(self.used) {
+                Some(slot) => slot.refill(seg, position),
+                None => self
+                    .segments
+                    .push(OwnedSegment::from_segment(seg, position)),
+            }
+            self.used += 1;
+        }
+    }
+
+    /// The copied segments of the open set.
+    fn segments(&self) -> &[OwnedSegment] {
+        &self.segments[..self.used.min(self.segments.len())]
+    }
+
+    /// The open set's content digest (zeros when it is not being copied).
+    fn finish_digest(&mut self) -> [u8; 32] {
+        if self.on {
+            self.digest.finish_reset()
+        } else {
+            [0; 32]
+        }
+    }
+
+    /// The set is settled.
+    fn stop(&mut self) {
+        self.on = false;
+        self.used = 0;
+    }
+}
+
 impl<S: Sink> Visitor for Translator<'_, S> {
     fn interchange_start(&mut self, ic: &Interchange) {
         self.profile = self.profiles.matching(ic);
@@ -721,44 +779,25 @@ impl<S: Sink> Visitor for Translator<'_, S> {
     }
 
     fn set_start(&mut self, ic: &Interchange, group: &Group, set: &SetHeader) {
-        self.used = 0;
-        self.digest.reset();
-        self.capture = !self.verdicts.interchange(ic.ordinal).rejected
-            && !self.verdicts.group(group.ordinal).rejected
-            && mapper(&set.id).is_ok();
+        self.set.start(self.verdicts, ic, group, set);
     }
 
     fn set_segment(&mut self, seg: &Segment<'_>, position: u32) {
-        if self.capture {
-            push_digest(&mut self.digest, seg, &mut self.separators);
-            match self.segments.get_mut(self.used) {
-                Some(slot) => slot.refill(seg, position),
-                None => self
-                    .segments
-                    .push(OwnedSegment::from_segment(seg, position)),
-            }
-            self.used += 1;
-        }
+        self.set.segment(seg, position);
     }
 
     fn set_end(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) {
-        let digest = if self.capture {
-            self.digest.finish_reset()
-        } else {
-            [0; 32]
-        };
-        let segments = std::mem::take(&mut self.segments);
-        let used = self.used.min(segments.len());
+        let digest = self.set.finish_digest();
+        let mut set = std::mem::take(&mut self.set);
         self.settle_set(
             ic,
             group,
             outcome,
-            Mapping::Segments(&segments[..used]),
+            Mapping::Segments(set.segments()),
             digest,
         );
-        self.segments = segments;
-        self.used = 0;
-        self.capture = false;
+        set.stop();
+        self.set = set;
     }
 
     fn group_end(&mut self, ic: &Interchange, outcome: &GroupOutcome) {

@@ -25,10 +25,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use super::{
-    EnvelopeVerdicts, Mapping, Sink, Translator, capture_ta1, map_set, mapper, push_digest,
-    set_rejected,
+    EnvelopeVerdicts, Mapping, SetCapture, Sink, Translator, capture_ta1, map_set, set_rejected,
 };
-use crate::canonical::id::{ContentDigest, SeparatorMap};
 use crate::canonical::map::{Mapped, SetContext, Unmapped};
 use crate::canonical::profile::{GroupSettings, Profile, Profiles};
 use crate::x12::envelope::{
@@ -113,12 +111,8 @@ struct Producer<'a> {
     /// translator chooses them.
     profile: Option<&'a Profile>,
     settings: Option<GroupSettings<'a>>,
-    /// The open set's segments are `segments[..used]` while `capture` is on.
-    capture: bool,
-    segments: Vec<OwnedSegment>,
-    used: usize,
-    digest: ContentDigest,
-    separators: SeparatorMap,
+    /// The open set's copy.
+    set: SetCapture,
 }
 
 impl Producer<'_> {
@@ -169,11 +163,11 @@ impl Producer<'_> {
     /// The captured set's mapping work: mapped here when the caller's thread is behind, else
     /// its segments handed over; `None` when the one-thread translator would not map it.
     fn work(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) -> Option<SetWork> {
-        if !self.capture || set_rejected(self.verdicts, ic, group, outcome) {
+        if !self.set.on || set_rejected(self.verdicts, ic, group, outcome) {
             return None;
         }
-        let used = self.used.min(self.segments.len());
-        let digest = self.digest.finish_reset();
+        let used = self.set.segments().len();
+        let digest = self.set.finish_digest();
         let here = match self.map_on {
             MapOn::Shared => self.pending.load(Ordering::Relaxed) >= BATCHES_IN_FLIGHT,
             MapOn::Engine => true,
@@ -181,7 +175,7 @@ impl Producer<'_> {
         };
         if !here {
             let fresh = self.take_buffer();
-            let segments = mem::replace(&mut self.segments, fresh);
+            let segments = mem::replace(&mut self.set.segments, fresh);
             return Some(SetWork::Segments {
                 segments,
                 used,
@@ -202,7 +196,7 @@ impl Producer<'_> {
             header: &outcome.header,
             settings,
         };
-        let mapped = map_set(&outcome.header.id, &ctx, &self.segments[..used]);
+        let mapped = map_set(&outcome.header.id, &ctx, self.set.segments());
         Some(SetWork::Mapped((Box::new(mapped), digest)))
     }
 
@@ -236,33 +230,20 @@ impl Visitor for Producer<'_> {
     }
 
     fn set_start(&mut self, ic: &Interchange, group: &Group, set: &SetHeader) {
-        // The same test as the one-thread translator's: a set is copied only when it can
-        // become a record.
-        self.capture = !self.verdicts.interchange(ic.ordinal).rejected
-            && !self.verdicts.group(group.ordinal).rejected
-            && mapper(&set.id).is_ok();
-        self.used = 0;
-        self.digest.reset();
+        // The same test as the one-thread translator's.
+        self.set.start(self.verdicts, ic, group, set);
     }
 
     fn set_segment(&mut self, seg: &Segment<'_>, position: u32) {
-        if self.capture {
-            push_digest(&mut self.digest, seg, &mut self.separators);
-            match self.segments.get_mut(self.used) {
-                Some(slot) => slot.refill(seg, position),
-                None => self
-                    .segments
-                    .push(OwnedSegment::from_segment(seg, position)),
-            }
-            self.used += 1;
+        if self.set.on {
             self.batch_bytes += seg.data.len() + 16 * seg.bounds.len();
         }
+        self.set.segment(seg, position);
     }
 
     fn set_end(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) {
         let work = self.work(ic, group, outcome);
-        self.capture = false;
-        self.used = 0;
+        self.set.stop();
         let interchange = self.interchange(ic);
         let group = self.group(group);
         self.batch_sets += 1;
@@ -383,11 +364,7 @@ pub(super) fn run_pipelined<R: Read + Send, S: Sink>(
                     group: None,
                     profile: None,
                     settings: None,
-                    capture: false,
-                    segments: Vec::new(),
-                    used: 0,
-                    digest: ContentDigest::new(),
-                    separators: SeparatorMap::new(b'*', b'>', None),
+                    set: SetCapture::default(),
                 };
                 let summary = run(reader, config, &mut producer);
                 producer.flush();
