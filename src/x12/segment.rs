@@ -157,6 +157,11 @@ impl OwnedSegment {
         self.bounds.len().saturating_sub(1)
     }
 
+    /// Bytes its buffers hold on the heap (their capacity, not their length).
+    pub fn heap_bytes(&self) -> usize {
+        self.data.capacity() + self.bounds.capacity() * std::mem::size_of::<(u32, u32)>()
+    }
+
     /// The elements after the tag, in order.
     pub fn elements(&self) -> impl Iterator<Item = &[u8]> + '_ {
         (1..self.bounds.len()).map(move |i| self.raw(i))

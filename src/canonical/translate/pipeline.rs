@@ -14,7 +14,8 @@
 //! - Memory is bounded: events travel in batches of at most [`BATCH_SETS`] sets or about
 //!   [`BATCH_BYTES`] of mapped sets (measured by their segments; a larger set is a batch of its
 //!   own), and at most [`BATCHES_IN_FLIGHT`] batches wait between the threads. Segment buffers
-//!   handed over come back to the engine's thread to be refilled.
+//!   handed over come back to the engine's thread to be refilled, unless they hold more than
+//!   [`REUSE_MAX_BYTES`].
 //! - The engine's thread never blocks on the caller's once the caller has stopped reading:
 //!   a send that fails (the receiver is gone) ends its sending, and the engine runs to its end.
 
@@ -42,6 +43,10 @@ const BATCH_SETS: usize = 64;
 const BATCH_BYTES: usize = 1 << 20;
 /// Batches waiting between the threads.
 const BATCHES_IN_FLIGHT: usize = 2;
+/// A set's segment buffers go back to the engine's thread for reuse only when they hold at most
+/// this many bytes; a larger set's are freed, so the buffers kept for reuse (a few hundred at
+/// most) never add up to many copies of the largest set.
+const REUSE_MAX_BYTES: usize = 32 << 10;
 
 /// What the mapper made of a set, and the set's content digest.
 type MappedSet = (Box<Result<Mapped, Unmapped>>, [u8; 32]);
@@ -313,7 +318,11 @@ fn replay<S: Sink>(
                         Mapping::Segments(&segments[..used]),
                         digest,
                     );
-                    spare.push(segments);
+                    if segments.iter().map(OwnedSegment::heap_bytes).sum::<usize>()
+                        <= REUSE_MAX_BYTES
+                    {
+                        spare.push(segments);
+                    }
                 }
                 None => translator.settle_set(
                     &interchange,
