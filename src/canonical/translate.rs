@@ -788,16 +788,18 @@ impl<S: Sink> Visitor for Translator<'_, S> {
 
     fn set_end(&mut self, ic: &Interchange, group: &Group, outcome: &SetOutcome) {
         let digest = self.set.finish_digest();
-        let mut set = std::mem::take(&mut self.set);
+        let used = self.set.segments().len();
+        // Lent out while the set is settled (taking a `Vec` allocates nothing).
+        let segments = std::mem::take(&mut self.set.segments);
         self.settle_set(
             ic,
             group,
             outcome,
-            Mapping::Segments(set.segments()),
+            Mapping::Segments(&segments[..used]),
             digest,
         );
-        set.stop();
-        self.set = set;
+        self.set.segments = segments;
+        self.set.stop();
     }
 
     fn group_end(&mut self, ic: &Interchange, outcome: &GroupOutcome) {
