@@ -20,7 +20,9 @@ fn fuzz_seed_corpus_replays_clean() {
             {
                 continue;
             }
-            edigate::x12::fuzzing::check_input(&std::fs::read(&path).unwrap());
+            let data = std::fs::read(&path).unwrap();
+            edigate::x12::fuzzing::check_input(&data);
+            edigate::canonical::translate::check_translation(&data);
             n += 1;
         }
     }
