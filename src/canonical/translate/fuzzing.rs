@@ -1,0 +1,64 @@
+//! The body of the `x12_translate` fuzz target and of the test that replays its seeds.
+
+use std::io;
+
+use super::pipeline::MapOn;
+use super::{ControlTracker, Record, Rejection, Sink, Skipped, translate_with};
+use crate::canonical::profile::Profiles;
+
+/// The fuzz target's body (and the seed-replay test's): translates `data` on one thread and on
+/// two (mapping forced onto each thread), under the default settings, and panics unless all
+/// three give the same records, rejections and skips, each counted once; a mapper that panics
+/// on some input panics here too.
+pub fn check_translation(data: &[u8]) {
+    /// Everything the sink is told, in order.
+    #[derive(Default)]
+    struct Lines(Vec<String>);
+    impl Sink for Lines {
+        fn record(&mut self, record: &Record) -> io::Result<()> {
+            let json = serde_json::to_string(record).map_err(io::Error::other)?;
+            self.0.push(json);
+            Ok(())
+        }
+        fn rejected(&mut self, rejection: &Rejection) -> io::Result<()> {
+            self.0.push(rejection.to_string());
+            Ok(())
+        }
+        fn skipped(&mut self, skipped: &Skipped) -> io::Result<()> {
+            self.0.push(skipped.to_string());
+            Ok(())
+        }
+    }
+    static PROFILES: std::sync::OnceLock<Profiles> = std::sync::OnceLock::new();
+    let profiles = PROFILES.get_or_init(|| {
+        Profiles::new(
+            crate::x12::grammar::Grammars::embedded().unwrap_or_default(),
+            crate::x12::policy::Policy::Standard,
+        )
+    });
+    let once = |pipeline_min, map_on| {
+        let mut lines = Lines::default();
+        let outcome = translate_with(
+            "fuzz.edi",
+            || Ok(data),
+            profiles,
+            &mut ControlTracker::default(),
+            &mut lines,
+            pipeline_min,
+            map_on,
+        )
+        .unwrap_or_else(|e| panic!("translating from memory cannot fail: {e}"));
+        (lines.0, outcome)
+    };
+    let (one, outcome) = once(u64::MAX, MapOn::Shared);
+    let counts = &outcome.counts;
+    assert_eq!(
+        one.len() as u64,
+        counts.records + counts.rejected + counts.skipped,
+        "every output is counted once"
+    );
+    for map_on in [MapOn::Engine, MapOn::Caller] {
+        let (two, _) = once(0, map_on);
+        assert_eq!(one, two, "two threads ({map_on:?}) differ from one");
+    }
+}
