@@ -248,20 +248,7 @@ mod tests {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        let sink = ErpHttpSink::new(&ErpConfig {
-            url: format!("http://{addr}/edi"),
-            timeout: Duration::from_secs(5),
-            token_file: None,
-        })
-        .expect("sink");
-        let a = sink
-            .deliver(Delivery {
-                id: "x",
-                kind: "warehouse_order",
-                correlation_id: "c",
-                body: "{}",
-            })
-            .await;
+        let a = send_one(&format!("http://{addr}/edi")).await;
         match a {
             Attempt::Rejected { error, status, .. } => {
                 assert_eq!(status, Some(303));
@@ -272,22 +259,26 @@ mod tests {
         assert_eq!(got.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
-    #[tokio::test]
-    async fn a_refused_connection_is_retried() {
+    /// One `warehouse_order` delivery to an ERP at `url`.
+    async fn send_one(url: &str) -> Attempt {
         let sink = ErpHttpSink::new(&ErpConfig {
-            url: "http://127.0.0.1:9/edi".into(),
-            timeout: Duration::from_secs(1),
+            url: url.into(),
+            timeout: Duration::from_secs(5),
             token_file: None,
         })
         .expect("sink");
-        let a = sink
-            .deliver(Delivery {
-                id: "x",
-                kind: "warehouse_order",
-                correlation_id: "c",
-                body: "{}",
-            })
-            .await;
+        sink.deliver(Delivery {
+            id: "x",
+            kind: "warehouse_order",
+            correlation_id: "c",
+            body: "{}",
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_retried() {
+        let a = send_one("http://127.0.0.1:9/edi").await;
         assert!(matches!(a, Attempt::Retry { status: None, .. }), "{a:?}");
     }
 }
