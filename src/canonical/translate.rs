@@ -747,26 +747,6 @@ mod tests {
     use super::*;
     use sha2::{Digest, Sha256};
 
-    /// Everything a sink is told, in order, as text.
-    #[derive(Default)]
-    struct Log(Vec<String>);
-
-    impl Sink for Log {
-        fn record(&mut self, record: &Record) -> io::Result<()> {
-            let json = serde_json::to_string(record).map_err(io::Error::other)?;
-            self.0.push(format!("record {json}"));
-            Ok(())
-        }
-        fn rejected(&mut self, rejection: &Rejection) -> io::Result<()> {
-            self.0.push(format!("rejected {rejection}"));
-            Ok(())
-        }
-        fn skipped(&mut self, skipped: &Skipped) -> io::Result<()> {
-            self.0.push(format!("skipped {skipped}"));
-            Ok(())
-        }
-    }
-
     fn log_of(
         text: &[u8],
         pipeline_min: u64,
@@ -780,7 +760,7 @@ mod tests {
             profiles = profiles.with_partners(&partners).expect("partner grammars");
             profiles.force(id).expect("a fixture partner");
         }
-        let mut sink = Log::default();
+        let mut sink = fuzzing::Lines::default();
         let outcome = translate_with(
             "all.edi",
             || Ok(text),

@@ -6,29 +6,32 @@ use super::pipeline::MapOn;
 use super::{ControlTracker, Record, Rejection, Sink, Skipped, translate_with};
 use crate::canonical::profile::Profiles;
 
+/// Everything a sink is told, in order, one line each: `record <json>`, `rejected <line>`,
+/// `skipped <line>`.
+#[derive(Default)]
+pub(super) struct Lines(pub(super) Vec<String>);
+
+impl Sink for Lines {
+    fn record(&mut self, record: &Record) -> io::Result<()> {
+        let json = serde_json::to_string(record).map_err(io::Error::other)?;
+        self.0.push(format!("record {json}"));
+        Ok(())
+    }
+    fn rejected(&mut self, rejection: &Rejection) -> io::Result<()> {
+        self.0.push(format!("rejected {rejection}"));
+        Ok(())
+    }
+    fn skipped(&mut self, skipped: &Skipped) -> io::Result<()> {
+        self.0.push(format!("skipped {skipped}"));
+        Ok(())
+    }
+}
+
 /// The fuzz target's body (and the seed-replay test's): translates `data` on one thread and on
 /// two (mapping forced onto each thread), under the default settings, and panics unless all
 /// three give the same records, rejections and skips, each counted once; a mapper that panics
 /// on some input panics here too.
 pub fn check_translation(data: &[u8]) {
-    /// Everything the sink is told, in order.
-    #[derive(Default)]
-    struct Lines(Vec<String>);
-    impl Sink for Lines {
-        fn record(&mut self, record: &Record) -> io::Result<()> {
-            let json = serde_json::to_string(record).map_err(io::Error::other)?;
-            self.0.push(json);
-            Ok(())
-        }
-        fn rejected(&mut self, rejection: &Rejection) -> io::Result<()> {
-            self.0.push(rejection.to_string());
-            Ok(())
-        }
-        fn skipped(&mut self, skipped: &Skipped) -> io::Result<()> {
-            self.0.push(skipped.to_string());
-            Ok(())
-        }
-    }
     static PROFILES: std::sync::OnceLock<Profiles> = std::sync::OnceLock::new();
     let profiles = PROFILES.get_or_init(|| {
         Profiles::new(

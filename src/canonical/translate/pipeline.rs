@@ -144,25 +144,11 @@ impl Producer<'_> {
     }
 
     fn interchange(&mut self, ic: &Interchange) -> Arc<Interchange> {
-        match &self.interchange {
-            Some(a) if a.ordinal == ic.ordinal => a.clone(),
-            _ => {
-                let a = Arc::new(ic.clone());
-                self.interchange = Some(a.clone());
-                a
-            }
-        }
+        shared(&mut self.interchange, ic, |a, b| a.ordinal == b.ordinal)
     }
 
     fn group(&mut self, group: &Group) -> Arc<Group> {
-        match &self.group {
-            Some(a) if a.ordinal == group.ordinal => a.clone(),
-            _ => {
-                let a = Arc::new(group.clone());
-                self.group = Some(a.clone());
-                a
-            }
-        }
+        shared(&mut self.group, group, |a, b| a.ordinal == b.ordinal)
     }
 
     /// The captured set's mapping work: mapped here when the caller's thread is behind, else
@@ -273,6 +259,19 @@ impl Visitor for Producer<'_> {
 
     fn file_finding(&mut self, finding: &Finding) {
         self.push(Event::FileFinding(Box::new(finding.clone())));
+    }
+}
+
+/// `value` as a shared copy: the one in `slot` while it is the same (by `same`), else a new one
+/// that `slot` keeps for the next call.
+fn shared<T: Clone>(slot: &mut Option<Arc<T>>, value: &T, same: impl Fn(&T, &T) -> bool) -> Arc<T> {
+    match slot {
+        Some(a) if same(a, value) => a.clone(),
+        _ => {
+            let a = Arc::new(value.clone());
+            *slot = Some(a.clone());
+            a
+        }
     }
 }
 
