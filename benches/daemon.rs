@@ -106,7 +106,10 @@ fn ids_of(profiles: &Profiles, name: &str, text: &str) -> Vec<String> {
     )
     .expect("translate");
     assert!(sink.rejected.is_empty(), "{:?}", sink.rejected);
-    sink.records.into_iter().map(|r| r.id).collect()
+    sink.records
+        .into_iter()
+        .map(|r| r.id.into_string())
+        .collect()
 }
 
 struct Bench {

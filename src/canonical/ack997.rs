@@ -7,6 +7,7 @@
 
 use super::common::{count, short_date, time};
 use super::map::{Mapped, SetContext};
+use super::record::Text;
 use super::record::{
     AckStatus, AckTransaction, ElementError, FunctionalAck, InterchangeAck, Payload, References,
     SegmentError,
@@ -128,7 +129,7 @@ fn tag(seg: &OwnedSegment) -> String {
 /// Maps a received TA1 segment (TA101..TA105).
 pub fn interchange_ack(ta1: &OwnedSegment) -> Mapped {
     let mut warnings = Vec::new();
-    let mut read = |n: usize, what: &str, f: fn(&str) -> Option<String>| {
+    let mut read = |n: usize, what: &str, f: fn(&str) -> Option<Text>| {
         let raw = ta1.get(n)?;
         let value = f(&raw);
         if value.is_none() {

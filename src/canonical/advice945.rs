@@ -10,6 +10,7 @@ use super::common::{
     reference_qualifier, set_once,
 };
 use super::map::{Mapped, SetContext};
+use super::record::Text;
 use super::record::{AdviceLine, AdviceTotals, LineStatus, Payload, References, ShipmentAdvice};
 use crate::x12::segment::OwnedSegment;
 
@@ -37,9 +38,9 @@ struct AdviceMapper {
     refs: References,
     warnings: Vec<String>,
     in_detail: bool,
-    line_number: Option<String>,
+    line_number: Option<Text>,
     /// SSCCs of the open LX loop.
-    sscc: Vec<String>,
+    sscc: Vec<Text>,
     /// Lines of the open LX loop.
     lines: Vec<AdviceLine>,
 }
@@ -107,7 +108,7 @@ impl AdviceMapper {
     }
 
     /// One MAN qualifier/mark pair: `GM` is an SSCC, `CP` a carrier tracking number.
-    fn mark(&mut self, qualifier: Option<String>, mark: Option<String>) {
+    fn mark(&mut self, qualifier: Option<Text>, mark: Option<Text>) {
         let (Some(q), Some(mark)) = (qualifier, mark) else {
             return;
         };
@@ -118,9 +119,9 @@ impl AdviceMapper {
                     self.warnings.push(w);
                 }
                 if let Some(s) = sscc.usable() {
-                    push_unique(&mut self.refs.sscc, s.to_string());
+                    push_unique(&mut self.refs.sscc, Text::from(s));
                 }
-                push_unique(&mut self.sscc, sscc.value().to_string());
+                push_unique(&mut self.sscc, Text::from(sscc.value()));
             }
             "CP" => push_unique(&mut self.refs.tracking_numbers, mark),
             _ => {}

@@ -31,6 +31,7 @@ use rustc_hash::FxHashMap;
 
 use super::decimal::Decimal;
 use super::map::{Mapped, MappingSettings, SetContext};
+use super::record::Text;
 use super::record::{
     Carrier, NoticeItem, NoticeOrder, NoticeTotals, Pack, Packaging, Payload, Purpose, ShipNotice,
 };
@@ -94,10 +95,10 @@ struct Node<'s> {
     /// HL03, upper case.
     level: Cow<'s, str>,
     /// PRF01 / PRF04 (order levels).
-    purchase_order: Option<String>,
-    order_date: Option<String>,
+    purchase_order: Option<Text>,
+    order_date: Option<Text>,
     /// First MAN GM, normalised when it is numeric.
-    sscc: Option<String>,
+    sscc: Option<Text>,
     /// LIN/SN1/PID (item levels).
     item: NoticeItem,
     seen_lin: bool,
@@ -111,7 +112,7 @@ struct Scan<'s> {
     refs: ReferenceCollector,
     parties: PartyReader,
     hl_count: Option<Decimal>,
-    first_scac: Option<String>,
+    first_scac: Option<Text>,
 }
 
 impl<'s> Scan<'s> {
@@ -214,7 +215,7 @@ impl<'s> Scan<'s> {
                 if let Some(node) = self.nodes.last_mut()
                     && node.sscc.is_none()
                 {
-                    node.sscc = marks.first().map(|m| m.text().to_string());
+                    node.sscc = marks.first().map(|m| Text::from(m.text()));
                 }
             }
             b"CTT" if self.hl_count.is_none() => self.hl_count = decimal(seg, 1, warnings),
@@ -264,7 +265,7 @@ fn node_segment(node: &mut Node<'_>, seg: &OwnedSegment, warnings: &mut Vec<Stri
 }
 
 /// DTM02/DTM03 as a datetime, with an offset only when DTM04 states the zone.
-fn dtm_datetime(seg: &OwnedSegment, warnings: &mut Vec<String>) -> Option<String> {
+fn dtm_datetime(seg: &OwnedSegment, warnings: &mut Vec<String>) -> Option<Text> {
     let when = DateTimeParts::read(seg, 2, 3, warnings);
     let text = when.local_text()?;
     let (Some(local), Some(_)) = (when.naive(), when.time) else {
@@ -274,7 +275,7 @@ fn dtm_datetime(seg: &OwnedSegment, warnings: &mut Vec<String>) -> Option<String
         return Some(text);
     };
     match resolve_offset(Some(&code), local, None) {
-        Ok(Some(o)) => Some(format!("{text}{}", format_offset(o))),
+        Ok(Some(o)) => Some(compact_str::format_compact!("{text}{}", format_offset(o))),
         Ok(None) => Some(text),
         Err(w) => {
             warnings.push(format!("DTM04: {w}"));
@@ -384,7 +385,7 @@ struct Flattener<'a> {
     /// (order, pack HL) → index in that order's packs.
     pack_slots: FxHashMap<(usize, usize), usize>,
     orphan_order: Option<usize>,
-    unknown_levels: Vec<String>,
+    unknown_levels: Vec<Text>,
 }
 
 impl<'a> Flattener<'a> {
@@ -455,7 +456,7 @@ impl<'a> Flattener<'a> {
             "I" => self.place_item(i, &ctx, warnings),
             other => {
                 if !self.unknown_levels.iter().any(|l| l == other) {
-                    self.unknown_levels.push(other.to_string());
+                    self.unknown_levels.push(Text::from(other));
                     warnings.push(format!(
                         "HL level {other:?} is not mapped; its children are flattened into the level above"
                     ));
@@ -721,8 +722,8 @@ mod tests {
             .iter()
             .map(|p| {
                 (
-                    p.sscc.clone().unwrap_or_default(),
-                    p.tare_sscc.clone(),
+                    p.sscc.as_deref().unwrap_or_default().to_string(),
+                    p.tare_sscc.as_deref().map(str::to_string),
                     p.items.iter().map(qty).collect::<Vec<_>>(),
                 )
             })
@@ -766,10 +767,7 @@ mod tests {
         let i = &o.items[0];
         assert_eq!(i.item.ean.as_deref(), Some("5906821004720"));
         assert_eq!(i.item.buyer_item.as_deref(), Some("CLO-88133"));
-        assert_eq!(
-            i.item.other.get("MG").map(String::as_str),
-            Some("HOL-PL10-S")
-        );
+        assert_eq!(i.item.other.get("MG").map(Text::as_str), Some("HOL-PL10-S"));
         assert_eq!(i.quantity_ordered.as_ref().map(Decimal::as_str), Some("30"));
         assert_eq!(i.uom.as_deref(), Some("EA"));
         assert_eq!(i.description.as_deref(), Some("PLATE"));
@@ -778,7 +776,7 @@ mod tests {
         assert_eq!(j.item.lot.as_deref(), Some("KILN-7"));
         assert_eq!(j.item.sku.as_deref(), Some("77120455"));
         assert_eq!(
-            j.item.other.get("UA").map(String::as_str),
+            j.item.other.get("UA").map(Text::as_str),
             Some("30868215201176")
         );
         assert_eq!(qty(j), "2.5");
@@ -919,11 +917,7 @@ mod tests {
 
         let (n, m) = &fixture(include_str!("../../tests/fixtures/x12/sets/856_0004.edi"))[0];
         assert_eq!(
-            n.orders[0].items[1]
-                .item
-                .other
-                .get("MG")
-                .map(String::as_str),
+            n.orders[0].items[1].item.other.get("MG").map(Text::as_str),
             Some("HOL-PL10-S")
         );
         assert_eq!(m.references.load_number.as_deref(), Some("LD-CLO-0106-22"));

@@ -11,8 +11,10 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 
 use super::decimal::Decimal;
+use super::record::Text;
 use super::record::{Address, ItemIds, Party, PartyRole, References};
 use crate::x12::segment::OwnedSegment;
+use compact_str::format_compact;
 
 /// Qualifier used for U.P.C. case codes sent in their own element (W0103, W1206).
 pub const CASE_CODE_QUALIFIER: &str = "UA";
@@ -68,7 +70,7 @@ pub fn party(segs: &[OwnedSegment]) -> (Party, usize) {
 #[derive(Debug, Default)]
 pub struct ItemIdsBuilder {
     ids: ItemIds,
-    case_codes: Vec<String>,
+    case_codes: Vec<Text>,
 }
 
 impl ItemIdsBuilder {
@@ -78,7 +80,7 @@ impl ItemIdsBuilder {
     }
 
     /// Adds a pair; a pair with an empty id or qualifier is ignored.
-    pub fn pair(&mut self, qualifier: Option<String>, id: Option<String>) -> &mut Self {
+    pub fn pair(&mut self, qualifier: Option<Text>, id: Option<Text>) -> &mut Self {
         let (Some(q), Some(id)) = (qualifier, id) else {
             return self;
         };
@@ -117,8 +119,8 @@ impl ItemIdsBuilder {
     }
 
     /// Adds a U.P.C. case code sent in its own element.
-    pub fn case_code(&mut self, value: Option<String>) -> &mut Self {
-        self.pair(Some(CASE_CODE_QUALIFIER.to_string()), value)
+    pub fn case_code(&mut self, value: Option<Text>) -> &mut Self {
+        self.pair(Some(Text::const_new(CASE_CODE_QUALIFIER)), value)
     }
 
     /// The ids collected.
@@ -130,7 +132,7 @@ impl ItemIdsBuilder {
                 Some(_) => {
                     self.ids
                         .other
-                        .entry(CASE_CODE_QUALIFIER.to_string())
+                        .entry(Text::const_new(CASE_CODE_QUALIFIER))
                         .or_insert(code);
                 }
             }
@@ -140,7 +142,7 @@ impl ItemIdsBuilder {
 }
 
 /// `CCYYMMDD` as `YYYY-MM-DD`; `None` when it is not a real calendar date.
-pub fn date(value: &str) -> Option<String> {
+pub fn date(value: &str) -> Option<Text> {
     let v = value.as_bytes();
     if v.len() != 8 || !v.iter().all(u8::is_ascii_digit) {
         return None;
@@ -148,7 +150,13 @@ pub fn date(value: &str) -> Option<String> {
     let year: i32 = value[..4].parse().ok()?;
     let month: u32 = value[4..6].parse().ok()?;
     let day: u32 = value[6..].parse().ok()?;
-    NaiveDate::from_ymd_opt(year, month, day).map(|d| d.format("%Y-%m-%d").to_string())
+    NaiveDate::from_ymd_opt(year, month, day)?;
+    Some(format_compact!(
+        "{}-{}-{}",
+        &value[..4],
+        &value[4..6],
+        &value[6..]
+    ))
 }
 
 /// The full year of a 2-digit year (ISA09, TA102): POSIX `%y`, so `69`–`99` are 19xx and
@@ -159,7 +167,7 @@ pub fn century_year(yy: u8) -> i32 {
 }
 
 /// `YYMMDD` (ISA09, TA102) as `YYYY-MM-DD`, with the century pivot of [`century_year`].
-pub fn short_date(value: &str) -> Option<String> {
+pub fn short_date(value: &str) -> Option<Text> {
     let v = value.as_bytes();
     if v.len() != 6 || !v.iter().all(u8::is_ascii_digit) {
         return None;
@@ -170,7 +178,7 @@ pub fn short_date(value: &str) -> Option<String> {
 
 /// `HHMM`, `HHMMSS` or `HHMMSSd[d]` as `HH:MM` or `HH:MM:SS` (decimal seconds are dropped);
 /// `None` when it is not a valid time of day.
-pub fn time(value: &str) -> Option<String> {
+pub fn time(value: &str) -> Option<Text> {
     let v = value.as_bytes();
     if !matches!(v.len(), 4 | 6 | 7 | 8) || !v.iter().all(u8::is_ascii_digit) {
         return None;
@@ -181,15 +189,19 @@ pub fn time(value: &str) -> Option<String> {
         return None;
     }
     if v.len() == 4 {
-        return Some(format!("{hh}:{mm}"));
+        return Some(format_compact!("{hh}:{mm}"));
     }
     let ss = &value[4..6];
-    (ss <= "59").then(|| format!("{hh}:{mm}:{ss}"))
+    (ss <= "59").then(|| format_compact!("{hh}:{mm}:{ss}"))
 }
 
 /// A date (`CCYYMMDD`) and a time as `YYYY-MM-DDTHH:MM[:SS]`; `None` unless both are valid.
-pub fn datetime(date_value: &str, time_value: &str) -> Option<String> {
-    Some(format!("{}T{}", date(date_value)?, time(time_value)?))
+pub fn datetime(date_value: &str, time_value: &str) -> Option<Text> {
+    Some(format_compact!(
+        "{}T{}",
+        date(date_value)?,
+        time(time_value)?
+    ))
 }
 
 /// What became of a MAN `GM` mark.
@@ -286,14 +298,14 @@ pub fn gs1_check_digit_ok(digits: &str) -> bool {
 }
 
 /// Sets an optional reference unless it already holds a value (the first source wins).
-pub fn set_once(slot: &mut Option<String>, value: Option<String>) {
+pub fn set_once(slot: &mut Option<Text>, value: Option<Text>) {
     if slot.is_none() {
         *slot = value;
     }
 }
 
 /// Pushes a value to a list reference unless it is already there.
-pub fn push_unique(list: &mut Vec<String>, value: String) {
+pub fn push_unique(list: &mut Vec<Text>, value: Text) {
     if !list.contains(&value) {
         list.push(value);
     }
@@ -309,20 +321,20 @@ pub fn reference_qualifier(refs: &mut References, qualifier: &str, value: &str) 
         "CN" => &mut refs.pro_number,
         "LO" => &mut refs.load_number,
         "AO" => &mut refs.appointment_number,
-        "2I" => return push_unique(&mut refs.tracking_numbers, value.to_string()),
+        "2I" => return push_unique(&mut refs.tracking_numbers, value.into()),
         _ => return,
     };
-    set_once(slot, Some(value.to_string()));
+    set_once(slot, Some(value.into()));
 }
 
 /// Adds an N9/REF/L11 entry to `references_extra`. A repeated qualifier keeps its first value
 /// and warns when a later one differs.
 pub fn extra_reference(
-    extra: &mut BTreeMap<String, String>,
+    extra: &mut BTreeMap<Text, Text>,
     warnings: &mut Vec<String>,
     tag: &str,
-    qualifier: String,
-    value: String,
+    qualifier: Text,
+    value: Text,
 ) {
     match extra.get(&qualifier) {
         None => {
@@ -364,7 +376,7 @@ pub fn count(seg: &OwnedSegment, n: usize, warnings: &mut Vec<String>) -> Option
 }
 
 /// Element `n` as a date (`CCYYMMDD`); a warning when sent but not a valid date.
-pub fn date_at(seg: &OwnedSegment, n: usize, warnings: &mut Vec<String>) -> Option<String> {
+pub fn date_at(seg: &OwnedSegment, n: usize, warnings: &mut Vec<String>) -> Option<Text> {
     let text = seg.get(n)?;
     let d = date(&text);
     if d.is_none() {

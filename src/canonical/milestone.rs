@@ -18,6 +18,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::map::MilestoneOverride;
+use super::record::Text;
 use super::record::{EventMeaning, Milestone, MilestoneLookup};
 
 /// Version of the default tables below; bump it when a row changes.
@@ -259,9 +260,9 @@ pub struct Normalized {
     /// The milestone.
     pub milestone: Milestone,
     /// Detail.
-    pub sub_status: Option<String>,
+    pub sub_status: Option<Text>,
     /// The exception reason (AT702 or the override's).
-    pub exception_reason: Option<String>,
+    pub exception_reason: Option<Text>,
     /// Date and time are an estimate or an appointment, not an actual event.
     pub is_estimate: bool,
     /// A partner override asked to keep the event off the timeline.
@@ -313,7 +314,7 @@ pub fn normalize(
     };
     let reason_cls = reason.as_deref().and_then(reason_class);
     let mut milestone = row.map_or(Milestone::Unmapped, |r| r.milestone);
-    let mut sub_status = row.and_then(|r| r.sub_status).map(str::to_string);
+    let mut sub_status = row.and_then(|r| r.sub_status).map(Text::const_new);
     // Global code+reason: `CD` means delivered only when no exception is present.
     if over.is_none()
         && let Some(r) = row
@@ -323,7 +324,7 @@ pub fn normalize(
         milestone = cls.milestone();
         resolution = Resolution::GlobalCodeReason;
     }
-    let mut exception_reason = reason.as_deref().map(str::to_string);
+    let mut exception_reason = reason.as_deref().map(Text::from);
     if exception_reason.is_none() && row.is_some_and(|r| r.note == RowNote::AlsoException) {
         exception_reason = sub_status.clone();
     }
@@ -336,10 +337,10 @@ pub fn normalize(
             milestone = m;
         }
         if o.sub_status.is_some() {
-            sub_status = o.sub_status.clone();
+            sub_status = o.sub_status.as_deref().map(Text::from);
         }
         if o.exception_reason.is_some() {
-            exception_reason = o.exception_reason.clone();
+            exception_reason = o.exception_reason.as_deref().map(Text::from);
         }
     }
     // Progress keeps its progress; unmapped stays visible; an appointment's reason is about the
@@ -373,7 +374,7 @@ pub fn normalize(
     {
         out.ignored = true;
         out.milestone = Milestone::Info;
-        out.sub_status = o.sub_status.clone().or_else(|| Some("ignored".to_string()));
+        out.sub_status = Some(Text::from(o.sub_status.as_deref().unwrap_or("ignored")));
     }
     out
 }
@@ -399,7 +400,7 @@ fn appointment_event(appointment: Option<&str>) -> Normalized {
     };
     Normalized {
         milestone,
-        sub_status: window.map(|(_, w)| w.to_string()),
+        sub_status: window.map(|(_, w)| Text::const_new(w)),
         exception_reason: None,
         // An appointment's date and time are planned, not something that happened.
         is_estimate: window.is_some(),

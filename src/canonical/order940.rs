@@ -8,6 +8,7 @@ use super::common::{
     ItemIdsBuilder, date_at, decimal, extra_reference, party, reference_qualifier, set_once,
 };
 use super::map::{Mapped, SetContext};
+use super::record::Text;
 use super::record::{
     OrderDates, OrderLine, OrderStatus, OrderTotals, Payload, References, WarehouseOrder,
 };
@@ -37,7 +38,7 @@ struct OrderMapper {
     refs: References,
     warnings: Vec<String>,
     in_detail: bool,
-    line_number: Option<String>,
+    line_number: Option<Text>,
     line: Option<OrderLine>,
 }
 
@@ -74,7 +75,7 @@ impl OrderMapper {
             b"G69" => {
                 if let (Some(line), Some(text)) = (&mut self.line, seg.get(1)) {
                     line.description = Some(match line.description.take() {
-                        Some(d) => format!("{d} {text}"),
+                        Some(d) => compact_str::format_compact!("{d} {text}"),
                         None => text,
                     });
                 }

@@ -22,6 +22,9 @@ use serde_json::value::RawValue;
 
 use super::decimal::Decimal;
 
+/// Text in a record: short values (most X12 elements) are held inline, without an allocation.
+pub type Text = compact_str::CompactString;
+
 /// The value of every record's `schema` field.
 pub const SCHEMA_V1: &str = "edigate.canonical/v1";
 
@@ -32,13 +35,13 @@ pub const SCHEMA_V1: &str = "edigate.canonical/v1";
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Record {
     /// Always [`SCHEMA_V1`].
-    pub schema: String,
+    pub schema: Text,
     /// Which document this is.
     pub kind: Kind,
     /// Idempotency key: 32 lower-case hex characters (see `canonical::id`).
-    pub id: String,
+    pub id: Text,
     /// Partner id from its config file, or `"unknown"`.
-    pub partner: String,
+    pub partner: Text,
     /// True for test data (ISA15 = `T`).
     pub test: bool,
     /// Where the record came from.
@@ -55,15 +58,15 @@ pub struct Record {
 impl Record {
     /// Builds a record whose `schema` and `kind` follow from the payload.
     pub fn new(
-        id: String,
-        partner: String,
+        id: Text,
+        partner: Text,
         test: bool,
         source: Source,
         references: References,
         payload: Payload,
     ) -> Self {
         Record {
-            schema: SCHEMA_V1.to_string(),
+            schema: Text::const_new(SCHEMA_V1),
             kind: payload.kind(),
             id,
             partner,
@@ -79,10 +82,10 @@ impl Record {
 /// The envelope as read from JSON, before the payload is parsed by kind.
 #[derive(Deserialize)]
 struct RecordWire {
-    schema: String,
+    schema: Text,
     kind: Kind,
-    id: String,
-    partner: String,
+    id: Text,
+    partner: Text,
     test: bool,
     source: Source,
     #[serde(default)]
@@ -169,40 +172,40 @@ pub struct Source {
     pub format: SourceFormat,
     /// Original file name as received, without directories.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file: Option<String>,
+    pub file: Option<Text>,
     /// SHA-256 of the file bytes as received, lower-case hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_sha256: Option<String>,
+    pub file_sha256: Option<Text>,
     /// ST01 (X12 only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_set: Option<String>,
+    pub transaction_set: Option<Text>,
     /// GS08, full value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    pub version: Option<Text>,
     /// ISA05:ISA06, trimmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sender: Option<String>,
+    pub sender: Option<Text>,
     /// ISA07:ISA08, trimmed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub receiver: Option<String>,
+    pub receiver: Option<Text>,
     /// GS02.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gs_sender: Option<String>,
+    pub gs_sender: Option<Text>,
     /// GS03.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gs_receiver: Option<String>,
+    pub gs_receiver: Option<Text>,
     /// ISA13 as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interchange_control: Option<String>,
+    pub interchange_control: Option<Text>,
     /// GS06 as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_control: Option<String>,
+    pub group_control: Option<Text>,
     /// ST02 as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transaction_control: Option<String>,
+    pub transaction_control: Option<Text>,
     /// ISA09 + ISA10 as a datetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interchange_date: Option<String>,
+    pub interchange_date: Option<Text>,
     /// 1-based ordinal of this transaction set (or flat record) within the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<u64>,
@@ -235,34 +238,34 @@ impl Source {
 pub struct References {
     /// Depositor order number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_number: Option<String>,
+    pub order_number: Option<Text>,
     /// Purchase order number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purchase_order: Option<String>,
+    pub purchase_order: Option<Text>,
     /// Shipment id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipment_id: Option<String>,
+    pub shipment_id: Option<Text>,
     /// Bill of lading number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bill_of_lading: Option<String>,
+    pub bill_of_lading: Option<Text>,
     /// Carrier PRO number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pro_number: Option<String>,
+    pub pro_number: Option<Text>,
     /// Parcel tracking numbers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tracking_numbers: Vec<String>,
+    pub tracking_numbers: Vec<Text>,
     /// 18-digit SSCCs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sscc: Vec<String>,
+    pub sscc: Vec<Text>,
     /// Carrier SCAC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scac: Option<String>,
+    pub scac: Option<Text>,
     /// Load number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub load_number: Option<String>,
+    pub load_number: Option<Text>,
     /// Appointment number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub appointment_number: Option<String>,
+    pub appointment_number: Option<Text>,
 }
 
 /// A party's role, from N101.
@@ -340,16 +343,16 @@ pub struct Party {
     pub role: PartyRole,
     /// Raw N101 code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<Text>,
     /// N102.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub name: Option<Text>,
     /// N103.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id_qualifier: Option<String>,
+    pub id_qualifier: Option<Text>,
     /// N104.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
+    pub id: Option<Text>,
     /// N3/N4.
     #[serde(default, skip_serializing_if = "Address::is_empty")]
     pub address: Address,
@@ -360,7 +363,7 @@ impl Party {
     pub fn new(role: PartyRole) -> Self {
         Party {
             role,
-            code: role.code().map(str::to_string),
+            code: role.code().map(Text::const_new),
             name: None,
             id_qualifier: None,
             id: None,
@@ -374,19 +377,19 @@ impl Party {
 pub struct Address {
     /// Street lines in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub lines: Vec<String>,
+    pub lines: Vec<Text>,
     /// City.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
+    pub city: Option<Text>,
     /// State or province code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    pub state: Option<Text>,
     /// Postal code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub postal_code: Option<String>,
+    pub postal_code: Option<Text>,
     /// Country code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
+    pub country: Option<Text>,
 }
 
 impl Address {
@@ -401,31 +404,31 @@ impl Address {
 pub struct ItemIds {
     /// `UP`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub upc: Option<String>,
+    pub upc: Option<Text>,
     /// `UK`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gtin: Option<String>,
+    pub gtin: Option<Text>,
     /// `EN`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ean: Option<String>,
+    pub ean: Option<Text>,
     /// `VN`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vendor_item: Option<String>,
+    pub vendor_item: Option<Text>,
     /// `BP`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub buyer_item: Option<String>,
+    pub buyer_item: Option<Text>,
     /// `SK`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sku: Option<String>,
+    pub sku: Option<Text>,
     /// `LT`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lot: Option<String>,
+    pub lot: Option<Text>,
     /// `SN`
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub serial: Option<String>,
+    pub serial: Option<Text>,
     /// Unknown qualifiers: `{"QQ": "value"}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub other: BTreeMap<String, String>,
+    pub other: BTreeMap<Text, Text>,
 }
 
 impl ItemIds {
@@ -440,16 +443,16 @@ impl ItemIds {
 pub struct Carrier {
     /// SCAC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scac: Option<String>,
+    pub scac: Option<Text>,
     /// Transportation method code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transport_method: Option<String>,
+    pub transport_method: Option<Text>,
     /// Routing text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub routing: Option<String>,
+    pub routing: Option<Text>,
     /// Shipment payment method code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method: Option<String>,
+    pub payment_method: Option<Text>,
 }
 
 impl Carrier {
@@ -547,19 +550,19 @@ pub struct WarehouseOrder {
     pub status: Option<OrderStatus>,
     /// W0501 raw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_code: Option<String>,
+    pub status_code: Option<Text>,
     /// W0502.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_number: Option<String>,
+    pub order_number: Option<Text>,
     /// W0503.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purchase_order: Option<String>,
+    pub purchase_order: Option<Text>,
     /// N1 loops.
     #[serde(default)]
     pub parties: Vec<Party>,
     /// N9 qualifier → value.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub references_extra: BTreeMap<String, String>,
+    pub references_extra: BTreeMap<Text, Text>,
     /// G62 dates.
     #[serde(default, skip_serializing_if = "OrderDates::is_empty")]
     pub dates: OrderDates,
@@ -579,25 +582,25 @@ pub struct WarehouseOrder {
 pub struct OrderDates {
     /// Requested ship date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_ship: Option<String>,
+    pub requested_ship: Option<Text>,
     /// Requested delivery date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requested_delivery: Option<String>,
+    pub requested_delivery: Option<Text>,
     /// Ship not before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ship_not_before: Option<String>,
+    pub ship_not_before: Option<Text>,
     /// Ship no later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ship_no_later: Option<String>,
+    pub ship_no_later: Option<Text>,
     /// Deliver not before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deliver_not_before: Option<String>,
+    pub deliver_not_before: Option<Text>,
     /// Deliver no later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deliver_no_later: Option<String>,
+    pub deliver_no_later: Option<Text>,
     /// Other G62 qualifiers → date.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub other: BTreeMap<String, String>,
+    pub other: BTreeMap<Text, Text>,
 }
 
 impl OrderDates {
@@ -612,22 +615,22 @@ impl OrderDates {
 pub struct OrderLine {
     /// LX01 as sent (text: flat files may number lines `001` or `A1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line_number: Option<String>,
+    pub line_number: Option<Text>,
     /// W0101.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity: Option<Decimal>,
     /// W0102.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uom: Option<String>,
+    pub uom: Option<Text>,
     /// Item ids.
     #[serde(default, skip_serializing_if = "ItemIds::is_empty")]
     pub item: ItemIds,
     /// G69.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<Text>,
     /// W0113.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lot: Option<String>,
+    pub lot: Option<Text>,
 }
 
 /// W76 totals of a 940.
@@ -641,13 +644,13 @@ pub struct OrderTotals {
     pub weight: Option<Decimal>,
     /// Weight unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight_uom: Option<String>,
+    pub weight_uom: Option<Text>,
     /// Volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<Decimal>,
     /// Volume unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volume_uom: Option<String>,
+    pub volume_uom: Option<Text>,
 }
 
 impl OrderTotals {
@@ -704,28 +707,28 @@ impl LineStatus {
 pub struct ShipmentAdvice {
     /// W0601.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reporting_code: Option<String>,
+    pub reporting_code: Option<Text>,
     /// W0602.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_number: Option<String>,
+    pub order_number: Option<Text>,
     /// W0603 as `YYYY-MM-DD`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipped_on: Option<String>,
+    pub shipped_on: Option<Text>,
     /// W0604.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipment_id: Option<String>,
+    pub shipment_id: Option<Text>,
     /// W0605.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_shipment_id: Option<String>,
+    pub agent_shipment_id: Option<Text>,
     /// W0606.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purchase_order: Option<String>,
+    pub purchase_order: Option<Text>,
     /// N1 loops.
     #[serde(default)]
     pub parties: Vec<Party>,
     /// N9 qualifier → value.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub references_extra: BTreeMap<String, String>,
+    pub references_extra: BTreeMap<Text, Text>,
     /// W27.
     #[serde(default, skip_serializing_if = "Carrier::is_empty")]
     pub carrier: Carrier,
@@ -745,13 +748,13 @@ pub struct ShipmentAdvice {
 pub struct AdviceLine {
     /// LX01 as sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub line_number: Option<String>,
+    pub line_number: Option<Text>,
     /// W1201 mapped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<LineStatus>,
     /// W1201 raw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_code: Option<String>,
+    pub status_code: Option<Text>,
     /// W1202.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity_ordered: Option<Decimal>,
@@ -763,16 +766,16 @@ pub struct AdviceLine {
     pub quantity_difference: Option<Decimal>,
     /// W1205.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uom: Option<String>,
+    pub uom: Option<Text>,
     /// Item ids.
     #[serde(default, skip_serializing_if = "ItemIds::is_empty")]
     pub item: ItemIds,
     /// W1209.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lot: Option<String>,
+    pub lot: Option<Text>,
     /// MAN GM marks in the LX loop (an LX loop may carry several).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub sscc: Vec<String>,
+    pub sscc: Vec<Text>,
 }
 
 /// W03 totals of a 945.
@@ -786,13 +789,13 @@ pub struct AdviceTotals {
     pub weight: Option<Decimal>,
     /// Weight unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight_uom: Option<String>,
+    pub weight_uom: Option<Text>,
     /// Volume.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub volume: Option<Decimal>,
     /// Volume unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volume_uom: Option<String>,
+    pub volume_uom: Option<Text>,
     /// Lading quantity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lading_quantity: Option<Decimal>,
@@ -849,22 +852,22 @@ pub struct ShipNotice {
     pub purpose: Option<Purpose>,
     /// BSN01 raw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purpose_code: Option<String>,
+    pub purpose_code: Option<Text>,
     /// BSN02.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipment_id: Option<String>,
+    pub shipment_id: Option<Text>,
     /// BSN03 + BSN04.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issued_at: Option<String>,
+    pub issued_at: Option<Text>,
     /// BSN05.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub structure_code: Option<String>,
+    pub structure_code: Option<Text>,
     /// DTM 011.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipped_at: Option<String>,
+    pub shipped_at: Option<Text>,
     /// DTM 017.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub estimated_delivery: Option<String>,
+    pub estimated_delivery: Option<Text>,
     /// TD5.
     #[serde(default, skip_serializing_if = "Carrier::is_empty")]
     pub carrier: Carrier,
@@ -887,7 +890,7 @@ pub struct ShipNotice {
 pub struct Packaging {
     /// TD101.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<Text>,
     /// TD102.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lading_quantity: Option<Decimal>,
@@ -896,7 +899,7 @@ pub struct Packaging {
     pub weight: Option<Decimal>,
     /// TD108.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight_uom: Option<String>,
+    pub weight_uom: Option<Text>,
 }
 
 impl Packaging {
@@ -911,10 +914,10 @@ impl Packaging {
 pub struct NoticeOrder {
     /// PRF01.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purchase_order: Option<String>,
+    pub purchase_order: Option<Text>,
     /// PRF04 as `YYYY-MM-DD`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order_date: Option<String>,
+    pub order_date: Option<Text>,
     /// Pack levels under this order.
     #[serde(default)]
     pub packs: Vec<Pack>,
@@ -928,10 +931,10 @@ pub struct NoticeOrder {
 pub struct Pack {
     /// MAN GM of the pack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sscc: Option<String>,
+    pub sscc: Option<Text>,
     /// MAN GM of the enclosing tare level, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tare_sscc: Option<String>,
+    pub tare_sscc: Option<Text>,
     /// Items in the pack.
     #[serde(default)]
     pub items: Vec<NoticeItem>,
@@ -948,13 +951,13 @@ pub struct NoticeItem {
     pub quantity_shipped: Option<Decimal>,
     /// SN103.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub uom: Option<String>,
+    pub uom: Option<Text>,
     /// SN105.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quantity_ordered: Option<Decimal>,
     /// PID05.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<Text>,
 }
 
 /// CTT of an 856.
@@ -1107,9 +1110,9 @@ pub struct EventMeaning {
     /// The event's milestone.
     pub milestone: Milestone,
     /// Detail recorded beside it.
-    pub sub_status: Option<String>,
+    pub sub_status: Option<Text>,
     /// The exception reason (the reason code, or an override's).
-    pub exception_reason: Option<String>,
+    pub exception_reason: Option<Text>,
     /// The event's time is an estimate or appointment, not when something happened.
     pub is_estimate: bool,
     /// A partner override keeps the event off the shipment's timeline.
@@ -1137,16 +1140,16 @@ impl<F: Fn(&str, Option<&str>) -> Milestone> MilestoneLookup for F {
 pub struct ShipmentStatus {
     /// B1001, usually the PRO.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub carrier_reference: Option<String>,
+    pub carrier_reference: Option<Text>,
     /// B1002.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shipment_id: Option<String>,
+    pub shipment_id: Option<Text>,
     /// B1003.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scac: Option<String>,
+    pub scac: Option<Text>,
     /// L11 qualifier → value.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub references_extra: BTreeMap<String, String>,
+    pub references_extra: BTreeMap<Text, Text>,
     /// N1 loops.
     #[serde(default)]
     pub parties: Vec<Party>,
@@ -1163,36 +1166,36 @@ pub struct ShipmentStatus {
 pub struct StatusEvent {
     /// AT701.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_code: Option<String>,
+    pub status_code: Option<Text>,
     /// AT702.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason_code: Option<String>,
+    pub reason_code: Option<Text>,
     /// AT703.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub appointment_code: Option<String>,
+    pub appointment_code: Option<Text>,
     /// Normalised milestone (`unmapped` when the code is unknown).
     pub milestone: Milestone,
     /// Detail from the mapping table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sub_status: Option<String>,
+    pub sub_status: Option<Text>,
     /// Exception reason from the mapping table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exception_reason: Option<String>,
+    pub exception_reason: Option<Text>,
     /// True for estimated times (ETA updates).
     #[serde(default)]
     pub is_estimate: bool,
     /// AT705 as `YYYY-MM-DD`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
+    pub date: Option<Text>,
     /// AT706 as `HH:MM[:SS]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time: Option<String>,
+    pub time: Option<Text>,
     /// AT707 raw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time_code: Option<String>,
+    pub time_code: Option<Text>,
     /// Date and time combined: `YYYY-MM-DDTHH:MM[:SS]` plus an offset when the zone is known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at: Option<String>,
+    pub at: Option<Text>,
     /// MS1.
     #[serde(default, skip_serializing_if = "Location::is_empty")]
     pub location: Location,
@@ -1204,7 +1207,7 @@ pub struct StatusEvent {
     pub weight: Option<Decimal>,
     /// Weight unit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub weight_uom: Option<String>,
+    pub weight_uom: Option<Text>,
     /// Lading quantity.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lading_quantity: Option<Decimal>,
@@ -1239,13 +1242,13 @@ impl StatusEvent {
 pub struct Location {
     /// City.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub city: Option<String>,
+    pub city: Option<Text>,
     /// State or province.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub state: Option<String>,
+    pub state: Option<Text>,
     /// Country.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub country: Option<String>,
+    pub country: Option<Text>,
     /// Latitude in decimal degrees.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latitude: Option<Decimal>,
@@ -1266,10 +1269,10 @@ impl Location {
 pub struct Equipment {
     /// Equipment owner SCAC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scac: Option<String>,
+    pub scac: Option<Text>,
     /// Equipment (trailer) number.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub number: Option<String>,
+    pub number: Option<Text>,
 }
 
 impl Equipment {
@@ -1317,19 +1320,19 @@ impl AckStatus {
 pub struct FunctionalAck {
     /// AK101.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub functional_id: Option<String>,
+    pub functional_id: Option<Text>,
     /// AK102.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_control: Option<String>,
+    pub group_control: Option<Text>,
     /// AK103.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    pub version: Option<Text>,
     /// AK901 mapped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_status: Option<AckStatus>,
     /// AK901 raw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group_status_code: Option<String>,
+    pub group_status_code: Option<Text>,
     /// AK902.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sets_included: Option<u64>,
@@ -1341,7 +1344,7 @@ pub struct FunctionalAck {
     pub sets_accepted: Option<u64>,
     /// AK905..AK909.
     #[serde(default)]
-    pub group_errors: Vec<String>,
+    pub group_errors: Vec<Text>,
     /// AK2 loops.
     #[serde(default)]
     pub transactions: Vec<AckTransaction>,
@@ -1352,19 +1355,19 @@ pub struct FunctionalAck {
 pub struct AckTransaction {
     /// AK201.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub set_id: Option<String>,
+    pub set_id: Option<Text>,
     /// AK202.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub control: Option<String>,
+    pub control: Option<Text>,
     /// AK501 (IK501) mapped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<AckStatus>,
     /// AK501 raw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_code: Option<String>,
+    pub status_code: Option<Text>,
     /// AK502..AK506.
     #[serde(default)]
-    pub errors: Vec<String>,
+    pub errors: Vec<Text>,
     /// AK3 (IK3) loops.
     #[serde(default)]
     pub segment_errors: Vec<SegmentError>,
@@ -1375,16 +1378,16 @@ pub struct AckTransaction {
 pub struct SegmentError {
     /// AK301.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub segment_id: Option<String>,
+    pub segment_id: Option<Text>,
     /// AK302.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<u64>,
     /// AK303.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub loop_id: Option<String>,
+    pub loop_id: Option<Text>,
     /// AK304.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<Text>,
     /// AK4 (IK4) entries.
     #[serde(default)]
     pub elements: Vec<ElementError>,
@@ -1401,13 +1404,13 @@ pub struct ElementError {
     pub component: Option<u64>,
     /// AK402.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub element_ref: Option<String>,
+    pub element_ref: Option<Text>,
     /// AK403.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<Text>,
     /// AK404.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bad_value: Option<String>,
+    pub bad_value: Option<Text>,
 }
 
 /// A received TA1.
@@ -1415,22 +1418,22 @@ pub struct ElementError {
 pub struct InterchangeAck {
     /// TA101.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interchange_control: Option<String>,
+    pub interchange_control: Option<Text>,
     /// TA102 as `YYYY-MM-DD`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub date: Option<String>,
+    pub date: Option<Text>,
     /// TA103 as `HH:MM`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub time: Option<String>,
+    pub time: Option<Text>,
     /// TA104 mapped (`partially_accepted` does not occur in TA1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<AckStatus>,
     /// TA104 raw (kept beside the mapped value, as for every other code).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status_code: Option<String>,
+    pub status_code: Option<Text>,
     /// TA105.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note_code: Option<String>,
+    pub note_code: Option<Text>,
 }
 
 #[cfg(test)]
@@ -1444,7 +1447,7 @@ mod tests {
     fn x12_source(set: &str) -> Source {
         Source {
             file: Some("IN_20260105.edi".into()),
-            file_sha256: Some("ab".repeat(32)),
+            file_sha256: Some("ab".repeat(32).into()),
             transaction_set: Some(set.into()),
             version: Some("004010".into()),
             sender: Some("ZZ:ACME3PL".into()),
@@ -1496,7 +1499,7 @@ mod tests {
         ItemIds {
             upc: Some("012345678905".into()),
             vendor_item: Some("V-1".into()),
-            other: BTreeMap::from([("ZZ".to_string(), "X".to_string())]),
+            other: BTreeMap::from([("ZZ".into(), "X".into())]),
             ..ItemIds::default()
         }
     }
@@ -1536,10 +1539,10 @@ mod tests {
             order_number: Some("SO1".into()),
             purchase_order: Some("PO9".into()),
             parties: vec![ship_to()],
-            references_extra: BTreeMap::from([("DP".to_string(), "42".to_string())]),
+            references_extra: BTreeMap::from([("DP".into(), "42".into())]),
             dates: OrderDates {
                 requested_ship: Some("2026-01-06".into()),
-                other: BTreeMap::from([("99".to_string(), "2026-01-09".to_string())]),
+                other: BTreeMap::from([("99".into(), "2026-01-09".into())]),
                 ..OrderDates::default()
             },
             carrier: Carrier {
@@ -1712,7 +1715,7 @@ mod tests {
             carrier_reference: Some("PRO1".into()),
             shipment_id: Some("SH1".into()),
             scac: Some("ODFL".into()),
-            references_extra: BTreeMap::from([("BM".to_string(), "BOL1".to_string())]),
+            references_extra: BTreeMap::from([("BM".into(), "BOL1".into())]),
             parties: vec![],
             events: vec![event],
             milestone: Some(Milestone::InTransit),

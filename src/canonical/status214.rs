@@ -14,6 +14,7 @@
 use super::decimal::Decimal;
 use super::map::{Mapped, MappingSettings, SetContext};
 use super::milestone::{self, Resolution, StatusCodes, TimedEvent};
+use super::record::Text;
 use super::record::{Equipment, Location, Milestone, Payload, ShipmentStatus, StatusEvent};
 use super::x12util::{
     DateTimeParts, PartyReader, ReferenceCollector, decimal, format_date, format_time, push_offset,
@@ -59,7 +60,7 @@ struct Reader<'a> {
     pending_at8: Option<(usize, Lading)>,
     /// First event an AT8 of the current LX may still describe.
     lading_from: usize,
-    prf_po: Option<String>,
+    prf_po: Option<Text>,
     seen_b10: bool,
 }
 
@@ -67,7 +68,7 @@ struct Reader<'a> {
 #[derive(Clone)]
 struct Lading {
     weight: Option<Decimal>,
-    weight_uom: Option<String>,
+    weight_uom: Option<Text>,
     lading_quantity: Option<Decimal>,
 }
 
@@ -230,7 +231,7 @@ impl<'a> Reader<'a> {
         when: &DateTimeParts,
         code: Option<&str>,
         lx: usize,
-    ) -> (Option<String>, Option<i64>) {
+    ) -> (Option<Text>, Option<i64>) {
         let Some(local) = when.naive() else {
             return (None, None);
         };
@@ -436,7 +437,7 @@ mod tests {
                     ("AO", "AP1"),
                     ("ZZ", "X")
                 ]
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| (k.into(), v.into()))
             )
         );
         let r = &m.references;

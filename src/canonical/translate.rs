@@ -32,7 +32,7 @@ use super::id::x12_record_id;
 use super::map::{MapFn, Mapped, SetContext, Unmapped};
 use super::order940;
 use super::profile::{GroupSettings, Profile, Profiles};
-use super::record::{Record, Source, SourceFormat};
+use super::record::{Record, Source, SourceFormat, Text};
 use crate::x12::envelope::{
     EngineConfig, FileSummary, Group, GroupOutcome, Interchange, InterchangeOutcome, SetHeader,
     SetOutcome, Verdict, Visitor, run,
@@ -410,8 +410,8 @@ impl<'a, S: Sink> Translator<'a, S> {
         };
         add_set_source(&mut set_source, set);
         let mut record = Record::new(
-            id,
-            partner,
+            id.into(),
+            partner.as_str().into(),
             ic.test(),
             set_source,
             mapped.references,
@@ -438,8 +438,8 @@ impl<'a, S: Sink> Translator<'a, S> {
         let mut warnings = self.verdicts.interchange(ic.ordinal).warnings.clone();
         warnings.extend(mapped.warnings);
         let mut record = Record::new(
-            id,
-            partner,
+            id.into(),
+            partner.as_str().into(),
             ic.test(),
             source(self.file, ic, None),
             mapped.references,
@@ -461,8 +461,8 @@ fn source(file: &FileInfo, ic: &Interchange, set: Option<(&Group, &SetHeader)>) 
     s
 }
 
-fn opt(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_string())
+fn opt(s: &str) -> Option<Text> {
+    (!s.is_empty()).then(|| Text::from(s))
 }
 
 /// The `source` fields an interchange fixes.
@@ -470,12 +470,12 @@ fn interchange_source(file: &FileInfo, ic: &Interchange) -> Source {
     let isa = &ic.header;
     let interchange_date = short_date(isa.field(9))
         .zip(time(isa.field(10)).filter(|_| isa.field(10).len() == 4))
-        .map(|(d, t)| format!("{d}T{t}"));
+        .map(|(d, t)| compact_str::format_compact!("{d}T{t}"));
     Source {
-        file: Some(file.name.clone()),
-        file_sha256: Some(file.sha256.clone()),
-        sender: Some(ic.sender()),
-        receiver: Some(ic.receiver()),
+        file: Some(Text::from(file.name.as_str())),
+        file_sha256: Some(Text::from(file.sha256.as_str())),
+        sender: Some(ic.sender().into()),
+        receiver: Some(ic.receiver().into()),
         interchange_control: opt(ic.control()),
         interchange_date,
         ..Source::new(SourceFormat::X12)

@@ -7,6 +7,7 @@ use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Ti
 use chrono_tz::Tz;
 
 use super::decimal::Decimal;
+use super::record::Text;
 use super::record::{Address, ItemIds, Party, PartyRole, References};
 use crate::x12::segment::OwnedSegment;
 
@@ -68,21 +69,21 @@ pub fn parse_time(text: &str) -> Option<(NaiveTime, bool)> {
 }
 
 /// `YYYY-MM-DD`.
-pub fn format_date(date: NaiveDate) -> String {
-    let mut out = String::with_capacity(10);
+pub fn format_date(date: NaiveDate) -> Text {
+    let mut out = Text::const_new("");
     push_date(&mut out, date);
     out
 }
 
 /// `HH:MM` or `HH:MM:SS`.
-pub fn format_time(time: NaiveTime, with_seconds: bool) -> String {
-    let mut out = String::with_capacity(8);
+pub fn format_time(time: NaiveTime, with_seconds: bool) -> Text {
+    let mut out = Text::const_new("");
     push_time(&mut out, time, with_seconds);
     out
 }
 
 /// Appends `YYYY-MM-DD` (chrono's `%Y-%m-%d`, without parsing a format string each time).
-fn push_date(out: &mut String, date: NaiveDate) {
+fn push_date(out: &mut Text, date: NaiveDate) {
     let year = date.year();
     match u32::try_from(year) {
         Ok(y) if y <= 9999 => {
@@ -101,7 +102,7 @@ fn push_date(out: &mut String, date: NaiveDate) {
 }
 
 /// Appends `HH:MM` or `HH:MM:SS`.
-fn push_time(out: &mut String, time: NaiveTime, with_seconds: bool) {
+fn push_time(out: &mut Text, time: NaiveTime, with_seconds: bool) {
     push_digits(out, time.hour(), 2);
     out.push(':');
     push_digits(out, time.minute(), 2);
@@ -112,7 +113,7 @@ fn push_time(out: &mut String, time: NaiveTime, with_seconds: bool) {
 }
 
 /// Appends the last `width` decimal digits of `value`, zero-padded.
-fn push_digits(out: &mut String, value: u32, width: u32) {
+fn push_digits(out: &mut Text, value: u32, width: u32) {
     for place in (0..width).rev() {
         let digit = (value / 10u32.pow(place)) % 10;
         out.push(char::from(b'0' + digit as u8));
@@ -164,9 +165,9 @@ impl DateTimeParts {
     }
 
     /// `YYYY-MM-DDTHH:MM[:SS]`, or just the date when no time was sent.
-    pub fn local_text(&self) -> Option<String> {
+    pub fn local_text(&self) -> Option<Text> {
         let date = self.date?;
-        let mut out = String::with_capacity(25);
+        let mut out = Text::const_new("");
         push_date(&mut out, date);
         if let Some((t, s)) = self.time {
             out.push('T');
@@ -256,14 +257,14 @@ pub fn region_offset(tz: Tz, local: NaiveDateTime) -> Result<i32, OffsetProblem>
 }
 
 /// `Z` for zero, else `+hh:mm` / `-hh:mm`.
-pub fn format_offset(seconds_east: i32) -> String {
-    let mut out = String::with_capacity(6);
+pub fn format_offset(seconds_east: i32) -> Text {
+    let mut out = Text::const_new("");
     push_offset(&mut out, seconds_east);
     out
 }
 
 /// Appends `Z`, `+hh:mm` or `-hh:mm`.
-pub fn push_offset(out: &mut String, seconds_east: i32) {
+pub fn push_offset(out: &mut Text, seconds_east: i32) {
     if seconds_east == 0 {
         out.push('Z');
         return;
@@ -370,7 +371,7 @@ impl PartyReader {
 
 /// Adds one qualifier/ID pair to `ids`. A named slot already holding a different value (e.g. both
 /// `BP` and `IN`) sends the later value to `other` so nothing is lost.
-pub fn add_item_id(ids: &mut ItemIds, qualifier: &str, value: String) {
+pub fn add_item_id(ids: &mut ItemIds, qualifier: &str, value: Text) {
     let slot = match qualifier {
         "UP" => &mut ids.upc,
         "UK" => &mut ids.gtin,
@@ -382,7 +383,7 @@ pub fn add_item_id(ids: &mut ItemIds, qualifier: &str, value: String) {
         "SN" => &mut ids.serial,
         // `UA` (U.P.C./EAN case code) and everything else have no named key in v1.
         _ => {
-            ids.other.entry(qualifier.to_string()).or_insert(value);
+            ids.other.entry(Text::from(qualifier)).or_insert(value);
             return;
         }
     };
@@ -390,7 +391,7 @@ pub fn add_item_id(ids: &mut ItemIds, qualifier: &str, value: String) {
         None => *slot = Some(value),
         Some(existing) if *existing == value => {}
         Some(_) => {
-            ids.other.entry(qualifier.to_string()).or_insert(value);
+            ids.other.entry(Text::from(qualifier)).or_insert(value);
         }
     }
 }
@@ -508,10 +509,12 @@ pub fn gs1_check_digit_ok(digits: &str) -> bool {
 }
 
 /// The qualifier/mark pairs of a MAN segment (MAN01/MAN02 and MAN04/MAN05).
-pub fn man_marks(seg: &OwnedSegment) -> impl Iterator<Item = (String, String)> + '_ {
-    [(1, 2), (4, 5)]
-        .into_iter()
-        .filter_map(|(q, v)| Some((seg.get(q)?.to_ascii_uppercase(), seg.get(v)?)))
+pub fn man_marks(seg: &OwnedSegment) -> impl Iterator<Item = (Text, Text)> + '_ {
+    [(1, 2), (4, 5)].into_iter().filter_map(|(q, v)| {
+        let mut qualifier = seg.get(q)?;
+        qualifier.make_ascii_uppercase();
+        Some((qualifier, seg.get(v)?))
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -528,7 +531,7 @@ pub struct ReferenceCollector {
 
 impl ReferenceCollector {
     /// A REF/N9/L11-style pair. Returns whether the qualifier is one that `references` indexes.
-    pub fn qualified(&mut self, qualifier: &str, value: String) -> bool {
+    pub fn qualified(&mut self, qualifier: &str, value: Text) -> bool {
         let r = &mut self.refs;
         let slot = match qualifier {
             "BM" => &mut r.bill_of_lading,
@@ -549,7 +552,7 @@ impl ReferenceCollector {
     }
 
     /// A tracking number (REF/L11 `2I`, MAN `CP`).
-    pub fn tracking(&mut self, value: String) {
+    pub fn tracking(&mut self, value: Text) {
         if !self.refs.tracking_numbers.contains(&value) {
             self.refs.tracking_numbers.push(value);
         }
@@ -564,7 +567,7 @@ impl ReferenceCollector {
         if let Some(v) = sscc.valid()
             && !self.refs.sscc.iter().any(|s| s == v)
         {
-            self.refs.sscc.push(v.to_string());
+            self.refs.sscc.push(Text::from(v));
         }
         sscc
     }
@@ -751,8 +754,8 @@ mod tests {
         assert_eq!(ids.ean.as_deref(), Some("5906821004720"));
         assert_eq!(ids.buyer_item.as_deref(), Some("CLO-88133"));
         assert_eq!(ids.vendor_item.as_deref(), Some("HC-PLT-10-SAGE"));
-        assert_eq!(ids.other.get("MG").map(String::as_str), Some("HOL-PL10-S"));
-        assert_eq!(ids.other.get("BP").map(String::as_str), Some("X"));
+        assert_eq!(ids.other.get("MG").map(Text::as_str), Some("HOL-PL10-S"));
+        assert_eq!(ids.other.get("BP").map(Text::as_str), Some("X"));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::canonical::x12util::{format_offset, resolve_offset};
 use crate::canonical::{
     AdviceLine, Decimal, LineStatus, Milestone, MilestoneLookup, OrderLine, OrderStatus, Party,
     PartyRole, Payload, Record, References, ShipmentAdvice, ShipmentStatus, Source, SourceFormat,
-    StatusEvent, WarehouseOrder, flat_record_id,
+    StatusEvent, Text, WarehouseOrder, flat_record_id,
 };
 
 /// Identity of the file being parsed.
@@ -129,15 +129,15 @@ pub struct FlatSummary {
 /// A parsed value: text (dates and times already normalised) or an exact decimal.
 #[derive(Debug, Clone, PartialEq)]
 enum Value {
-    Text(String),
+    Text(Text),
     Decimal(Decimal),
 }
 
 impl Value {
-    fn text(self) -> String {
+    fn text(self) -> Text {
         match self {
             Value::Text(text) => text,
-            Value::Decimal(d) => d.to_string(),
+            Value::Decimal(d) => Text::from(d.as_str()),
         }
     }
 
@@ -148,10 +148,10 @@ impl Value {
         }
     }
 
-    fn as_text(&self) -> String {
+    fn as_text(&self) -> Text {
         match self {
             Value::Text(text) => text.clone(),
-            Value::Decimal(d) => d.to_string(),
+            Value::Decimal(d) => Text::from(d.as_str()),
         }
     }
 }
@@ -175,7 +175,7 @@ fn parse_value(parser: &ValueParser, raw: &str) -> Result<Value, ValueError> {
         message: format!("{raw:?} is not a {what} in the format {expected:?}"),
     };
     match parser {
-        ValueParser::Text => Ok(Value::Text(raw.to_string())),
+        ValueParser::Text => Ok(Value::Text(raw.to_string().into())),
         ValueParser::Sscc => normalise_sscc(raw).map(Value::Text).ok_or(ValueError {
             code: RowErrorCode::BadSscc,
             message: format!("{raw:?} is not an SSCC (18 digits, or 20 starting with 00)"),
@@ -187,10 +187,10 @@ fn parse_value(parser: &ValueParser, raw: &str) -> Result<Value, ValueError> {
                 message: e.to_string(),
             }),
         ValueParser::Date(format) => NaiveDate::parse_from_str(raw, format)
-            .map(|d| Value::Text(d.format("%Y-%m-%d").to_string()))
+            .map(|d| Value::Text(d.format("%Y-%m-%d").to_string().into()))
             .map_err(|_| bad(RowErrorCode::BadDate, "date", format)),
         ValueParser::Time { format, seconds } => NaiveTime::parse_from_str(raw, format)
-            .map(|t| Value::Text(t.format(time_pattern(*seconds)).to_string()))
+            .map(|t| Value::Text(t.format(time_pattern(*seconds)).to_string().into()))
             .map_err(|_| bad(RowErrorCode::BadTime, "time", format)),
         ValueParser::DateTime {
             format,
@@ -214,7 +214,7 @@ fn parse_value(parser: &ValueParser, raw: &str) -> Result<Value, ValueError> {
             } else {
                 NaiveDateTime::parse_from_str(raw, format).map(|d| d.format(pattern).to_string())
             };
-            text.map(Value::Text)
+            text.map(|t| Value::Text(t.into()))
                 .map_err(|_| bad(RowErrorCode::BadDatetime, "datetime", format))
         }
     }
@@ -225,13 +225,13 @@ fn time_pattern(seconds: bool) -> &'static str {
 }
 
 /// 18 digits, or 20 digits with the `00` application identifier (which is cut).
-fn normalise_sscc(raw: &str) -> Option<String> {
+fn normalise_sscc(raw: &str) -> Option<Text> {
     if !raw.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     match raw.len() {
-        18 => Some(raw.to_string()),
-        20 if raw.starts_with("00") => Some(raw[2..].to_string()),
+        18 => Some(raw.to_string().into()),
+        20 if raw.starts_with("00") => Some(raw[2..].to_string().into()),
         _ => None,
     }
 }
@@ -256,7 +256,7 @@ struct RecordDraft {
     parties: Vec<Party>,
     body: Body,
     /// Record-level values already set, by target path, to notice disagreeing rows.
-    seen: BTreeMap<String, String>,
+    seen: BTreeMap<String, Text>,
     warnings: Vec<String>,
     /// Status events as the shipment's timeline sees them, in row order.
     timeline: Vec<TimedEvent>,
@@ -309,12 +309,12 @@ impl RecordDraft {
             Target::Party(role, field) => self.set_party(*role, *field, value.text()),
             Target::ReferenceExtra(qualifier) => {
                 self.references_extra()
-                    .insert(qualifier.clone(), value.text());
+                    .insert(qualifier.clone().into(), value.text());
             }
         }
     }
 
-    fn references_extra(&mut self) -> &mut BTreeMap<String, String> {
+    fn references_extra(&mut self) -> &mut BTreeMap<Text, Text> {
         match &mut self.body {
             Body::Order(o) => &mut o.references_extra,
             Body::Advice(a) => &mut a.references_extra,
@@ -322,7 +322,7 @@ impl RecordDraft {
         }
     }
 
-    fn set_party(&mut self, role: PartyRole, field: PartyField, text: String) {
+    fn set_party(&mut self, role: PartyRole, field: PartyField, text: Text) {
         let index = match self.parties.iter().position(|p| p.role == role) {
             Some(index) => index,
             None => {
@@ -405,7 +405,7 @@ impl RecordDraft {
                 if event.at.is_none()
                     && let (Some(date), Some(time)) = (&event.date, &event.time)
                 {
-                    event.at = Some(format!("{date}T{time}"));
+                    event.at = Some(format!("{date}T{time}").into());
                 }
                 let key = match zone_event(&mut event, milestones.default_timezone()) {
                     Ok(key) => key,
@@ -494,7 +494,7 @@ fn zone_event(event: &mut StatusEvent, zone: Option<chrono_tz::Tz>) -> Result<Op
     }
     let offset = resolve_offset(event.time_code.as_deref(), local, zone)?;
     if let Some(o) = offset {
-        event.at = Some(format!("{naive_text}{}", format_offset(o)));
+        event.at = Some(format!("{naive_text}{}", format_offset(o)).into());
     }
     Ok(Some(naive_key - i64::from(offset.unwrap_or(0))))
 }
@@ -519,14 +519,14 @@ fn split_offset(at: &str) -> (&str, Option<i32>) {
     (at, None)
 }
 
-fn fill(slot: &mut Option<String>, value: &Option<String>) {
+fn fill(slot: &mut Option<Text>, value: &Option<Text>) {
     if slot.is_none() {
         slot.clone_from(value);
     }
 }
 
 /// Contract 1.3: qualifiers `PO`, `BM`, `CN`, `2I`, `LO`, `AO` feed the references.
-fn extra_references(refs: &mut References, extra: &BTreeMap<String, String>) {
+fn extra_references(refs: &mut References, extra: &BTreeMap<Text, Text>) {
     for (qualifier, value) in extra {
         let slot = match qualifier.as_str() {
             "PO" => &mut refs.purchase_order,
@@ -919,12 +919,12 @@ impl<'a> Assembler<'a> {
             FlatFormat::Csv => SourceFormat::Csv,
             FlatFormat::Fixed => SourceFormat::Fixed,
         });
-        source.file = Some(self.source.file_name.to_string());
-        source.file_sha256 = Some(self.source.file_sha256.to_ascii_lowercase());
+        source.file = Some(self.source.file_name.to_string().into());
+        source.file_sha256 = Some(self.source.file_sha256.to_ascii_lowercase().into());
         source.position = Some(group.ordinal);
         let mut record = Record::new(
-            flat_record_id(self.source.partner, self.source.file_sha256, group.ordinal),
-            self.source.partner.to_string(),
+            flat_record_id(self.source.partner, self.source.file_sha256, group.ordinal).into(),
+            self.source.partner.to_string().into(),
             self.source.test,
             source,
             references,

@@ -944,7 +944,7 @@ impl Translated {
                 .records
                 .iter()
                 .find(|r| r.source.position == Some(u64::from(*position)))
-                .map(|r| r.id.clone());
+                .map(|r| r.id.to_string());
             let rejected = out
                 .rejected
                 .iter()
@@ -1004,9 +1004,9 @@ fn rejections(out: &Collect) -> String {
 
 fn record_row(r: &Record) -> RecordRow {
     RecordRow {
-        id: r.id.clone(),
+        id: r.id.to_string(),
         kind: r.kind.as_str().to_string(),
-        partner: r.partner.clone(),
+        partner: r.partner.to_string(),
         json: serde_json::to_string(r).unwrap_or_default(),
         test: r.test,
     }

@@ -2,6 +2,8 @@
 
 use std::borrow::Cow;
 
+use compact_str::CompactString;
+
 use super::delimiters::Delimiters;
 
 /// A segment as the tokenizer hands it out. It borrows the tokenizer's buffer, so it lives until
@@ -167,9 +169,10 @@ impl OwnedSegment {
         (1..self.bounds.len()).map(move |i| self.raw(i))
     }
 
-    /// Element `n` as trimmed text; `None` when empty.
-    pub fn get(&self, n: usize) -> Option<String> {
-        trimmed_text(self.element(n)).map(Cow::into_owned)
+    /// Element `n` as trimmed, owned text; `None` when empty. Values of up to 24 bytes (most
+    /// X12 elements) are held inline, without an allocation.
+    pub fn get(&self, n: usize) -> Option<CompactString> {
+        trimmed_text(self.element(n)).map(|t| CompactString::from(t.as_ref()))
     }
 
     /// Element `n` as trimmed text borrowed from the segment (copied only when it is not
@@ -179,8 +182,9 @@ impl OwnedSegment {
     }
 
     /// Component `c` of element `n` as trimmed text; `None` when empty.
-    pub fn get_component(&self, n: usize, c: usize) -> Option<String> {
-        trimmed_text(split_component(self.element(n), self.component, c)).map(Cow::into_owned)
+    pub fn get_component(&self, n: usize, c: usize) -> Option<CompactString> {
+        trimmed_text(split_component(self.element(n), self.component, c))
+            .map(|t| CompactString::from(t.as_ref()))
     }
 
     /// Whether the tag equals `tag`.

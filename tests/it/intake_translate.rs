@@ -72,7 +72,7 @@ fn run_bytes(t: &InputTranslator, name: &str, bytes: &[u8]) -> (Collect, InputCo
 fn files(records: &[Record]) -> Vec<String> {
     records
         .iter()
-        .map(|r| r.source.file.clone().unwrap_or_default())
+        .map(|r| r.source.file.as_deref().unwrap_or_default().to_string())
         .collect()
 }
 

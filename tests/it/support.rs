@@ -93,7 +93,10 @@ pub fn expected_ids(name: &str, text: &str) -> Vec<String> {
     )
     .expect("in-memory translation");
     assert!(sink.rejected.is_empty(), "{:?}", sink.rejected);
-    sink.records.into_iter().map(|r| r.id).collect()
+    sink.records
+        .into_iter()
+        .map(|r| r.id.into_string())
+        .collect()
 }
 
 /// The repository's example partner files.
