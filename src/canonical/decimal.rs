@@ -12,6 +12,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use compact_str::CompactString;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
@@ -22,7 +23,7 @@ pub const MAX_DIGITS: usize = 64;
 
 /// An exact decimal number kept as normalised text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Decimal(String);
+pub struct Decimal(CompactString);
 
 /// How a decimal is written in the source: separator, sign position, implied decimals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,25 +183,25 @@ fn parse_parts<'a>(text: &'a str, syntax: &DecimalSyntax) -> Result<Parts<'a>, D
 
 impl Parts<'_> {
     /// Builds the normalised text; `implied` moves the point left over the integer digits.
-    fn normalised(&self, implied: usize) -> String {
-        let (int, frac): (String, String) = if implied > 0 {
-            let padded = format!("{:0>width$}", self.int, width = implied + 1);
-            let split = padded.len() - implied;
-            (padded[..split].to_string(), padded[split..].to_string())
+    fn normalised(&self, implied: usize) -> CompactString {
+        let padded;
+        let (int, frac): (&str, &str) = if implied > 0 {
+            padded = format!("{:0>width$}", self.int, width = implied + 1);
+            padded.split_at(padded.len() - implied)
         } else {
-            (self.int.to_string(), self.frac.to_string())
+            (self.int, self.frac)
         };
         let int = int.trim_start_matches('0');
         let int = if int.is_empty() { "0" } else { int };
         let zero = int == "0" && frac.bytes().all(|b| b == b'0');
-        let mut out = String::with_capacity(int.len() + frac.len() + 2);
+        let mut out = CompactString::with_capacity(int.len() + frac.len() + 2);
         if self.negative && !zero {
             out.push('-');
         }
         out.push_str(int);
         if !frac.is_empty() {
             out.push('.');
-            out.push_str(&frac);
+            out.push_str(frac);
         }
         out
     }
@@ -222,7 +223,7 @@ impl fmt::Display for Decimal {
 
 impl From<u64> for Decimal {
     fn from(value: u64) -> Self {
-        Decimal(value.to_string())
+        Decimal(compact_str::ToCompactString::to_compact_string(&value))
     }
 }
 

@@ -332,7 +332,7 @@ impl<'a, S: Sink> Translator<'a, S> {
         digest: [u8; 32],
     ) {
         let set = &outcome.header;
-        let set_ref = SetRef {
+        let set_ref = || SetRef {
             position: set.ordinal,
             set_id: set.id.clone(),
             control: set.control.clone(),
@@ -345,7 +345,7 @@ impl<'a, S: Sink> Translator<'a, S> {
             let reason = first_error(&outcome.findings)
                 .or_else(|| group_note.reason.clone())
                 .or_else(|| ic_note.reason.clone());
-            self.reject(Rejected::Set(set_ref), reason);
+            self.reject(Rejected::Set(set_ref()), reason);
             return;
         }
         let unknown;
@@ -372,15 +372,21 @@ impl<'a, S: Sink> Translator<'a, S> {
                 self.counts.skipped += 1;
                 let skipped = Skipped {
                     file: self.file.name.clone(),
-                    set: set_ref,
+                    set: set_ref(),
                     reason,
                 };
                 self.emit(|s| s.skipped(&skipped));
                 return;
             }
         };
-        let partner = settings.settings.partner.clone();
-        let (sender, receiver) = (ic.sender(), ic.receiver());
+        let partner = Text::from(settings.settings.partner.as_str());
+        let mut set_source = match &self.group_source {
+            Some(base) => base.clone(),
+            None => group_source(&interchange_source(self.file, ic), group),
+        };
+        add_set_source(&mut set_source, set);
+        let sender = set_source.sender.as_deref().unwrap_or_default();
+        let receiver = set_source.receiver.as_deref().unwrap_or_default();
         let id = x12_record_id(
             &partner,
             &sender,
@@ -394,7 +400,7 @@ impl<'a, S: Sink> Translator<'a, S> {
         warnings.extend(group_note.warnings.iter().cloned());
         warnings.extend(ic_note.warnings.iter().cloned());
         warnings.extend(settings.warning.iter().cloned());
-        let key = [sender.as_str(), ic.control(), group.control(), &set.control];
+        let key = [sender, ic.control(), group.control(), &set.control];
         if self.tracker.reused(key, &digest) {
             warnings.push(format!(
                 "control numbers ISA13 {} / GS06 {} / ST02 {} from {sender} were already used in this run for different content",
@@ -404,14 +410,9 @@ impl<'a, S: Sink> Translator<'a, S> {
             ));
         }
         warnings.extend(mapped.warnings);
-        let mut set_source = match &self.group_source {
-            Some(base) => base.clone(),
-            None => group_source(&interchange_source(self.file, ic), group),
-        };
-        add_set_source(&mut set_source, set);
         let mut record = Record::new(
             id.into(),
-            partner.as_str().into(),
+            partner,
             ic.test(),
             set_source,
             mapped.references,

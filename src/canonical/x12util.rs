@@ -68,55 +68,84 @@ pub fn parse_time(text: &str) -> Option<(NaiveTime, bool)> {
     NaiveTime::from_hms_opt(hour, minute, second).map(|t| (t, with_seconds))
 }
 
+/// A short ASCII text built on the stack (dates, times, offsets), copied into a [`Text`] once.
+struct AsciiBuf {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl AsciiBuf {
+    fn new() -> Self {
+        AsciiBuf {
+            bytes: [0; 32],
+            len: 0,
+        }
+    }
+
+    /// Appends `b` (ASCII); past the capacity (never reached by what is built here) it is dropped.
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
+    }
+
+    fn push_str(&mut self, s: &str) {
+        s.bytes().for_each(|b| self.push(b));
+    }
+
+    fn text(&self) -> Text {
+        // Only ASCII is pushed, so the bytes are always UTF-8.
+        Text::from(std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default())
+    }
+}
+
 /// `YYYY-MM-DD`.
 pub fn format_date(date: NaiveDate) -> Text {
-    let mut out = Text::const_new("");
+    let mut out = AsciiBuf::new();
     push_date(&mut out, date);
-    out
+    out.text()
 }
 
 /// `HH:MM` or `HH:MM:SS`.
 pub fn format_time(time: NaiveTime, with_seconds: bool) -> Text {
-    let mut out = Text::const_new("");
+    let mut out = AsciiBuf::new();
     push_time(&mut out, time, with_seconds);
-    out
+    out.text()
 }
 
 /// Appends `YYYY-MM-DD` (chrono's `%Y-%m-%d`, without parsing a format string each time).
-fn push_date(out: &mut Text, date: NaiveDate) {
+fn push_date(out: &mut AsciiBuf, date: NaiveDate) {
     let year = date.year();
     match u32::try_from(year) {
         Ok(y) if y <= 9999 => {
             push_digits(out, y, 4);
-            out.push('-');
+            out.push(b'-');
             push_digits(out, date.month(), 2);
-            out.push('-');
+            out.push(b'-');
             push_digits(out, date.day(), 2);
         }
         // A year outside 0..=9999 is written as chrono writes it (sign and all digits).
-        _ => {
-            use std::fmt::Write as _;
-            let _ = write!(out, "{}", date.format("%Y-%m-%d"));
-        }
+        _ => out.push_str(&date.format("%Y-%m-%d").to_string()),
     }
 }
 
 /// Appends `HH:MM` or `HH:MM:SS`.
-fn push_time(out: &mut Text, time: NaiveTime, with_seconds: bool) {
+fn push_time(out: &mut AsciiBuf, time: NaiveTime, with_seconds: bool) {
     push_digits(out, time.hour(), 2);
-    out.push(':');
+    out.push(b':');
     push_digits(out, time.minute(), 2);
     if with_seconds {
-        out.push(':');
+        out.push(b':');
         push_digits(out, time.second(), 2);
     }
 }
 
 /// Appends the last `width` decimal digits of `value`, zero-padded.
-fn push_digits(out: &mut Text, value: u32, width: u32) {
+fn push_digits(out: &mut AsciiBuf, value: u32, width: u32) {
     for place in (0..width).rev() {
         let digit = (value / 10u32.pow(place)) % 10;
-        out.push(char::from(b'0' + digit as u8));
+        out.push(b'0' + digit as u8);
     }
 }
 
@@ -167,13 +196,13 @@ impl DateTimeParts {
     /// `YYYY-MM-DDTHH:MM[:SS]`, or just the date when no time was sent.
     pub fn local_text(&self) -> Option<Text> {
         let date = self.date?;
-        let mut out = Text::const_new("");
+        let mut out = AsciiBuf::new();
         push_date(&mut out, date);
         if let Some((t, s)) = self.time {
-            out.push('T');
+            out.push(b'T');
             push_time(&mut out, t, s);
         }
-        Some(out)
+        Some(out.text())
     }
 
     /// The naive local date and time (midnight when only a date was sent).
@@ -258,21 +287,27 @@ pub fn region_offset(tz: Tz, local: NaiveDateTime) -> Result<i32, OffsetProblem>
 
 /// `Z` for zero, else `+hh:mm` / `-hh:mm`.
 pub fn format_offset(seconds_east: i32) -> Text {
-    let mut out = Text::const_new("");
-    push_offset(&mut out, seconds_east);
-    out
+    let mut out = AsciiBuf::new();
+    push_offset_ascii(&mut out, seconds_east);
+    out.text()
 }
 
 /// Appends `Z`, `+hh:mm` or `-hh:mm`.
 pub fn push_offset(out: &mut Text, seconds_east: i32) {
+    let mut offset = AsciiBuf::new();
+    push_offset_ascii(&mut offset, seconds_east);
+    out.push_str(std::str::from_utf8(&offset.bytes[..offset.len]).unwrap_or_default());
+}
+
+fn push_offset_ascii(out: &mut AsciiBuf, seconds_east: i32) {
     if seconds_east == 0 {
-        out.push('Z');
+        out.push(b'Z');
         return;
     }
-    out.push(if seconds_east < 0 { '-' } else { '+' });
+    out.push(if seconds_east < 0 { b'-' } else { b'+' });
     let abs = seconds_east.unsigned_abs();
     push_digits(out, (abs / 3600) % 100, 2);
-    out.push(':');
+    out.push(b':');
     push_digits(out, (abs % 3600) / 60, 2);
 }
 

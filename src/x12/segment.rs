@@ -195,6 +195,17 @@ impl OwnedSegment {
 
 /// Bytes as trimmed text (lossy for bytes that are not UTF-8); `None` when nothing is left.
 fn trimmed_text(v: &[u8]) -> Option<Cow<'_, str>> {
+    // ASCII (nearly every element): trim what `str::trim` trims in ASCII, tab to carriage
+    // return and space (vertical tab included, unlike `trim_ascii`).
+    if v.is_ascii() {
+        let is_space = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+        let start = v.iter().position(|b| !is_space(b))?;
+        let end = v
+            .iter()
+            .rposition(|b| !is_space(b))
+            .map_or(start, |e| e + 1);
+        return std::str::from_utf8(&v[start..end]).ok().map(Cow::Borrowed);
+    }
     let v = v.trim_ascii();
     if v.is_empty() {
         return None;
@@ -224,5 +235,24 @@ mod tests {
         assert_eq!(seg.element(9), b"");
         assert_eq!(seg.elements().count(), 4);
         assert!(seg.is("LIN"));
+    }
+
+    /// What the ASCII fast path must agree with: trim, read as UTF-8 (lossily), trim again.
+    fn trimmed_text_slow(v: &[u8]) -> Option<String> {
+        let t = String::from_utf8_lossy(v.trim_ascii()).trim().to_string();
+        (!t.is_empty()).then_some(t)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn trimmed_text_fast_path_agrees(v in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::sample::select(b"\t\n\x0b\x0c\r \x1c\x1fAz0~".to_vec()),
+                proptest::num::u8::ANY,
+            ],
+            0..12,
+        )) {
+            proptest::prop_assert_eq!(trimmed_text(&v).map(Cow::into_owned), trimmed_text_slow(&v));
+        }
     }
 }
