@@ -389,8 +389,8 @@ impl<'a, S: Sink> Translator<'a, S> {
         let receiver = set_source.receiver.as_deref().unwrap_or_default();
         let id = x12_record_id(
             &partner,
-            &sender,
-            &receiver,
+            sender,
+            receiver,
             ic.control(),
             group.control(),
             &set.control,
