@@ -6,11 +6,13 @@
 //!   (and what they warn about) and to hash the file; pass 2 runs it again and settles each set
 //!   at its SE, knowing every verdict that applies to it. Both passes read the same bytes under
 //!   the same profiles, so they agree; pass 1 skips grammar validation, which only ever adds set
-//!   findings. Pass 1 hashes the file (SHA-256, for `source.file_sha256`) on a second thread
-//!   reading its own copy, and every read is fingerprinted ([`Fingerprint`]): a file whose
-//!   bytes change between the reads is an error.
+//!   findings. Pass 1 runs on a helper thread while another hashes the file (SHA-256, for
+//!   `source.file_sha256`) from its own reader, and every read is fingerprinted
+//!   ([`Fingerprint`]): a file whose bytes change between the reads is an error.
 //! - Files of [`PIPELINE_MIN_BYTES`] or more run pass 2 on two threads ([`pipeline`]) with the
-//!   same output as one thread.
+//!   same output as one thread, as soon as the hash is known: pass 2 reads each verdict once
+//!   pass 1 has closed that group or interchange ([`EnvelopeVerdicts`]), so it trails pass 1
+//!   by an interchange at most. Smaller files start pass 2 when pass 1 has ended.
 //! - Memory: the open set's segments (only while it can still become a record; their buffers
 //!   are reused from set to set), notes for the groups and interchanges that are rejected or
 //!   warned, and the bounded control-number tracker.
@@ -24,6 +26,8 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use super::ack997;
 use super::advice945;
@@ -143,7 +147,7 @@ impl ControlTracker {
 
 /// What pass 1 learned about one group or interchange.
 #[derive(Debug, Clone, Default)]
-struct Note {
+pub(crate) struct Note {
     rejected: bool,
     reason: Option<Finding>,
     warnings: Vec<String>,
@@ -194,19 +198,132 @@ fn warning_messages(findings: &Findings, max: usize) -> Vec<String> {
 }
 
 /// Pass 1: which groups and interchanges are rejected, and what they warn about, by ordinal.
-#[derive(Debug, Default)]
+///
+/// Pass 2 may read it while pass 1 is still running ([`EnvelopeVerdicts::progressive`]): a
+/// lookup first waits until pass 1 has closed that group or interchange (its GE or IEA, or the
+/// end of the file), so it always sees the final verdict. Pass 1 never waits for pass 2, so the
+/// wait always ends. A value made by `default()` is complete: it is filled by running pass 1
+/// to the end before anything reads it, and lookups never wait.
+#[derive(Debug)]
 pub struct EnvelopeVerdicts {
-    groups: HashMap<u32, Note>,
-    interchanges: HashMap<u32, Note>,
+    notes: Mutex<Notes>,
+    /// Set before the first note becomes visible, so that the usual file (no notes) is read
+    /// without taking the lock.
+    any: AtomicBool,
+    /// Groups with a lower ordinal are closed; `u32::MAX` once pass 1 has ended.
+    closed_groups: AtomicU32,
+    /// Interchanges with a lower ordinal are closed; `u32::MAX` once pass 1 has ended.
+    closed_interchanges: AtomicU32,
+    /// Signalled whenever something closes.
+    closing: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Notes {
+    groups: HashMap<u32, Arc<Note>>,
+    interchanges: HashMap<u32, Arc<Note>>,
+}
+
+/// A group's or interchange's note, or the empty note.
+pub(crate) struct NoteRef(Option<Arc<Note>>);
+
+impl std::ops::Deref for NoteRef {
+    type Target = Note;
+
+    fn deref(&self) -> &Note {
+        self.0.as_deref().unwrap_or(&NO_NOTE)
+    }
+}
+
+impl Default for EnvelopeVerdicts {
+    fn default() -> Self {
+        EnvelopeVerdicts {
+            notes: Mutex::new(Notes::default()),
+            any: AtomicBool::new(false),
+            closed_groups: AtomicU32::new(u32::MAX),
+            closed_interchanges: AtomicU32::new(u32::MAX),
+            closing: Condvar::new(),
+        }
+    }
 }
 
 impl EnvelopeVerdicts {
-    fn group(&self, ordinal: u32) -> &Note {
-        self.groups.get(&ordinal).unwrap_or(&NO_NOTE)
+    /// Verdicts that pass 2 may read while pass 1 fills them through [`Publish`]; pass 1 must
+    /// call [`EnvelopeVerdicts::close_all`] when it ends, however it ends.
+    fn progressive() -> Self {
+        let verdicts = EnvelopeVerdicts::default();
+        verdicts.closed_groups.store(0, Ordering::Relaxed);
+        verdicts.closed_interchanges.store(0, Ordering::Relaxed);
+        verdicts
     }
 
-    fn interchange(&self, ordinal: u32) -> &Note {
-        self.interchanges.get(&ordinal).unwrap_or(&NO_NOTE)
+    fn lock(&self) -> MutexGuard<'_, Notes> {
+        self.notes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Pass 1 has ended: nothing more will close, every lookup may go ahead.
+    fn close_all(&self) {
+        let _notes = self.lock();
+        self.closed_groups.store(u32::MAX, Ordering::Release);
+        self.closed_interchanges.store(u32::MAX, Ordering::Release);
+        self.closing.notify_all();
+    }
+
+    /// Records what pass 1 found at a GE (or IEA) and closes that group (or interchange).
+    fn close(&self, interchange: bool, ordinal: u32, note: Option<Note>) {
+        let mut notes = self.lock();
+        if let Some(note) = note {
+            let map = if interchange {
+                &mut notes.interchanges
+            } else {
+                &mut notes.groups
+            };
+            map.insert(ordinal, Arc::new(note));
+            self.any.store(true, Ordering::Release);
+        }
+        let closed = if interchange {
+            &self.closed_interchanges
+        } else {
+            &self.closed_groups
+        };
+        closed.fetch_max(ordinal.saturating_add(1), Ordering::Release);
+        self.closing.notify_all();
+    }
+
+    /// Waits until `closed` passes `ordinal`, then reads its note.
+    fn note(&self, interchange: bool, ordinal: u32) -> NoteRef {
+        let closed = if interchange {
+            &self.closed_interchanges
+        } else {
+            &self.closed_groups
+        };
+        if closed.load(Ordering::Acquire) <= ordinal {
+            let mut notes = self.lock();
+            while closed.load(Ordering::Acquire) <= ordinal {
+                notes = self
+                    .closing
+                    .wait(notes)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+        if !self.any.load(Ordering::Acquire) {
+            return NoteRef(None);
+        }
+        let notes = self.lock();
+        let map = if interchange {
+            &notes.interchanges
+        } else {
+            &notes.groups
+        };
+        NoteRef(map.get(&ordinal).cloned())
+    }
+
+    fn group(&self, ordinal: u32) -> NoteRef {
+        self.note(false, ordinal)
+    }
+
+    fn interchange(&self, ordinal: u32) -> NoteRef {
+        self.note(true, ordinal)
     }
 
     /// Whether the group with this file ordinal is rejected.
@@ -221,16 +338,36 @@ impl EnvelopeVerdicts {
 }
 
 impl Visitor for EnvelopeVerdicts {
-    fn group_end(&mut self, _ic: &Interchange, outcome: &GroupOutcome) {
-        if let Some(note) = Note::from_findings(&outcome.findings, outcome.rejected()) {
-            self.groups.insert(outcome.group.ordinal, note);
-        }
+    fn group_end(&mut self, ic: &Interchange, outcome: &GroupOutcome) {
+        Publish(self).group_end(ic, outcome);
     }
 
     fn interchange_end(&mut self, outcome: &InterchangeOutcome) {
-        if let Some(note) = Note::from_findings(&outcome.findings, outcome.rejected()) {
-            self.interchanges.insert(outcome.interchange.ordinal, note);
-        }
+        Publish(self).interchange_end(outcome);
+    }
+}
+
+/// Pass 1's visitor when pass 2 reads the verdicts as they close.
+struct Publish<'a>(&'a EnvelopeVerdicts);
+
+impl Visitor for Publish<'_> {
+    fn group_end(&mut self, _ic: &Interchange, outcome: &GroupOutcome) {
+        let note = Note::from_findings(&outcome.findings, outcome.rejected());
+        self.0.close(false, outcome.group.ordinal, note);
+    }
+
+    fn interchange_end(&mut self, outcome: &InterchangeOutcome) {
+        let note = Note::from_findings(&outcome.findings, outcome.rejected());
+        self.0.close(true, outcome.interchange.ordinal, note);
+    }
+}
+
+/// Closes everything when pass 1 ends, by return, error or panic.
+struct CloseAll<'a>(&'a EnvelopeVerdicts);
+
+impl Drop for CloseAll<'_> {
+    fn drop(&mut self) {
+        self.0.close_all();
     }
 }
 
@@ -667,65 +804,90 @@ fn translate_with<R: Read + Send, S: Sink>(
         file: name.to_string(),
         source,
     };
-    let mut verdicts = EnvelopeVerdicts::default();
-    // Pass 1: the envelope verdicts here, while a helper thread hashes the same bytes from a
-    // second reader. Each read is fingerprinted, and the engine's reader is drained to the end,
+    let changed = || TranslateError::Changed {
+        file: name.to_string(),
+    };
+    // Pass 1 (the envelope verdicts) on one helper thread while another hashes the same bytes
+    // from a second reader. Each read is fingerprinted, and every reader is drained to the end,
     // so a file that changes between the reads is caught.
-    let mut reader = Fingerprint::new(open().map_err(read_error)?);
+    let verdicts = EnvelopeVerdicts::progressive();
+    let verdicts = &verdicts;
+    let mut pass1_reader = Fingerprint::new(open().map_err(read_error)?);
     let hash_input = open().map_err(read_error)?;
-    let hashed = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let hashing = std::thread::Builder::new()
             .name("edigate-sha256".into())
-            .spawn_scoped(scope, move || hash_all(hash_input))?;
-        run(&mut reader, engine_config(profiles, false), &mut verdicts)?;
-        io::copy(&mut reader, &mut io::sink())?;
-        hashing
+            .spawn_scoped(scope, move || hash_all(hash_input))
+            .map_err(read_error)?;
+        let pass1 = std::thread::Builder::new()
+            .name("edigate-envelope".into())
+            .spawn_scoped(scope, move || {
+                let _closes = CloseAll(verdicts);
+                run(
+                    &mut pass1_reader,
+                    engine_config(profiles, false),
+                    &mut Publish(verdicts),
+                )?;
+                io::copy(&mut pass1_reader, &mut io::sink())?;
+                Ok(pass1_reader.finish())
+            })
+            .map_err(read_error)?;
+        let joined = |what: &str| io::Error::other(format!("the {what} thread panicked"));
+        let (sha256, before_len, before) = hashing
             .join()
-            .map_err(|_| io::Error::other("the hashing thread panicked"))?
-    })
-    .map_err(read_error)?;
-    let (sha256, before_len, before) = hashed;
-    if reader.finish() != before {
-        return Err(TranslateError::Changed {
-            file: name.to_string(),
-        });
-    }
-    let file = FileInfo {
-        name: name.to_string(),
-        sha256,
-    };
-    let mut reader = Fingerprint::new(open().map_err(read_error)?);
-    let mut translator = Translator::new(profiles, &verdicts, tracker, &file, sink);
-    let config = engine_config(profiles, true);
-    let summary = if before_len >= pipeline_min {
-        pipeline::run_pipelined(
-            &mut reader,
-            config,
-            profiles,
-            &verdicts,
-            &mut translator,
-            map_on,
-        )
-    } else {
-        run(&mut reader, config, &mut translator)
-    }
-    .map_err(read_error)?;
-    io::copy(&mut reader, &mut io::sink()).map_err(read_error)?;
-    let counts = translator
-        .finish()
-        .map_err(|source| TranslateError::Output {
-            file: name.to_string(),
-            source,
-        })?;
-    if reader.finish() != before {
-        return Err(TranslateError::Changed {
-            file: name.to_string(),
-        });
-    }
-    Ok(FileOutcome {
-        file,
-        summary,
-        counts,
+            .map_err(|_| joined("hashing"))
+            .and_then(|r| r)
+            .map_err(read_error)?;
+        let mut pass1 = Some(pass1);
+        let mut finish_pass1 = || -> Result<(), TranslateError> {
+            match pass1.take().map(|p| p.join()) {
+                None => Ok(()),
+                Some(Err(_)) => Err(read_error(joined("envelope"))),
+                Some(Ok(Err(e))) => Err(read_error(e)),
+                Some(Ok(Ok(fingerprint))) if fingerprint != before => Err(changed()),
+                Some(Ok(Ok(_))) => Ok(()),
+            }
+        };
+        let file = FileInfo {
+            name: name.to_string(),
+            sha256,
+        };
+        let mut reader = Fingerprint::new(open().map_err(read_error)?);
+        let mut translator = Translator::new(profiles, verdicts, tracker, &file, sink);
+        let config = engine_config(profiles, true);
+        // A large file runs pass 2 on two more threads while pass 1 finishes (each lookup of
+        // a verdict waits for it); a small one only once pass 1 is done, so that its errors
+        // come before any output.
+        let summary = if before_len >= pipeline_min {
+            pipeline::run_pipelined(
+                &mut reader,
+                config,
+                profiles,
+                verdicts,
+                &mut translator,
+                map_on,
+            )
+        } else {
+            finish_pass1()?;
+            run(&mut reader, config, &mut translator)
+        }
+        .map_err(read_error)?;
+        io::copy(&mut reader, &mut io::sink()).map_err(read_error)?;
+        finish_pass1()?;
+        let counts = translator
+            .finish()
+            .map_err(|source| TranslateError::Output {
+                file: name.to_string(),
+                source,
+            })?;
+        if reader.finish() != before {
+            return Err(changed());
+        }
+        Ok(FileOutcome {
+            file,
+            summary,
+            counts,
+        })
     })
 }
 
@@ -990,6 +1152,36 @@ mod tests {
             "past the cap, keys are not remembered"
         );
         assert_eq!(t.seen.len(), 1);
+    }
+
+    #[test]
+    fn progressive_verdicts_wait_until_pass_1_closes_what_is_asked_for() {
+        let verdicts = EnvelopeVerdicts::progressive();
+        let rejected = || {
+            Some(Note {
+                rejected: true,
+                reason: None,
+                warnings: vec!["late".into()],
+            })
+        };
+        std::thread::scope(|scope| {
+            // Group 1 and interchange 0 are read before pass 1 gets to them.
+            let group = scope.spawn(|| verdicts.group_rejected(1));
+            let interchange = scope.spawn(|| verdicts.interchange(0).warnings.clone());
+            let never = scope.spawn(|| verdicts.interchange_rejected(7));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            verdicts.close(false, 0, None);
+            verdicts.close(false, 1, rejected());
+            verdicts.close(true, 0, rejected());
+            assert!(group.join().expect("group reader"), "group 1 is rejected");
+            assert_eq!(interchange.join().expect("reader"), ["late"]);
+            // Interchange 7 never closes; the end of pass 1 releases its reader.
+            verdicts.close_all();
+            assert!(!never.join().expect("reader"));
+        });
+        // Closed ordinals are read without waiting; a default value never waits.
+        assert!(!verdicts.group_rejected(0));
+        assert!(!EnvelopeVerdicts::default().interchange_rejected(3));
     }
 
     #[test]
