@@ -83,29 +83,35 @@ fn word_needs_escape(w: u64) -> bool {
         != 0
 }
 
-/// True when no byte of `bytes` needs escaping in a JSON string.
+/// True when a byte needs escaping in a JSON string.
+fn byte_needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// True when no byte of `bytes` needs escaping in a JSON string. Every load has a fixed size (no
+/// copy of a variable-length tail): a short string is read as two overlapping halves, a long
+/// one word by word and then its last eight bytes, overlapping bytes already checked. (A word
+/// that cannot be read counts as needing escapes: the slow path is always right.)
 #[inline]
 fn is_plain(bytes: &[u8]) -> bool {
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let Ok(word) = <[u8; 8]>::try_from(word) else {
-            return false;
-        };
-        if word_needs_escape(u64::from_ne_bytes(word)) {
+    let n = bytes.len();
+    if n < 4 {
+        return !bytes.iter().any(|&b| byte_needs_escape(b));
+    }
+    if n < 8 {
+        let half =
+            |i: usize| u32::from_ne_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        return !word_needs_escape(u64::from(half(0)) | u64::from(half(n - 4)) << 32);
+    }
+    let word = |i: usize| <[u8; 8]>::try_from(&bytes[i..i + 8]).map_or(0, u64::from_ne_bytes);
+    let mut i = 0;
+    while i + 8 <= n {
+        if word_needs_escape(word(i)) {
             return false;
         }
+        i += 8;
     }
-    let rest = words.remainder();
-    if rest.is_empty() {
-        return true;
-    }
-    // The last eight bytes (overlapping checked ones), or the short string padded with spaces.
-    let mut last = [b' '; 8];
-    match bytes.len().checked_sub(8) {
-        Some(start) => last.copy_from_slice(&bytes[start..]),
-        None => last[..rest.len()].copy_from_slice(rest),
-    }
-    !word_needs_escape(u64::from_ne_bytes(last))
+    i == n || !word_needs_escape(word(n - 8))
 }
 
 /// Appends `s` as a quoted JSON string, then `suffix` (`:` after a key).
@@ -683,7 +689,7 @@ mod tests {
         #[test]
         fn word_test_agrees_with_a_byte_test(bytes in prop::collection::vec(any::<u8>(), 8)) {
             let word = u64::from_ne_bytes(bytes.clone().try_into().expect("eight"));
-            let by_byte = bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
+            let by_byte = bytes.iter().any(|&b| byte_needs_escape(b));
             prop_assert_eq!(word_needs_escape(word), by_byte);
         }
 
@@ -708,7 +714,7 @@ mod tests {
                 for pos in 0..8 {
                     let mut word = [fill; 8];
                     word[pos] = b;
-                    let want = b < 0x20 || b == b'"' || b == b'\\';
+                    let want = byte_needs_escape(b);
                     assert_eq!(
                         word_needs_escape(u64::from_ne_bytes(word)),
                         want,
