@@ -6,16 +6,20 @@
 //! - Normalisation only removes what carries no value: a leading `+`, leading zeros of the integer
 //!   part, a bare trailing point (`5.` is `5`) and the sign of zero. Trailing fractional zeros are
 //!   kept (`12.50` stays `12.50`): they are what the partner sent, and they are still a valid number.
-//! - Serialization writes the text as a raw JSON number (serde_json `RawValue`), so it is exact with
-//!   serde_json and only with serde_json; the canonical contract is JSON.
+//! - Serialization writes the text as a raw JSON number (serde_json's `RawValue` protocol), so it
+//!   is exact with serde_json and [`super::json`] only; the canonical contract is JSON. The text is
+//!   a valid JSON number by construction, so it is not parsed again on the way out.
 
 use std::fmt;
 use std::str::FromStr;
 
 use compact_str::CompactString;
 use serde::de::Error as _;
+use serde::ser::SerializeStruct as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::value::RawValue;
+
+use super::json::RAW_VALUE_TOKEN;
 
 /// Longest digit string accepted (integer plus fraction digits). Far beyond any X12 `R` (15) or
 /// quantity, and short enough that a hostile field cannot make a huge JSON number.
@@ -228,11 +232,14 @@ impl From<u64> for Decimal {
 }
 
 impl Serialize for Decimal {
-    /// Written as a JSON number with exactly these digits, through a `RawValue` borrowed from
-    /// the normalised text (no copy).
+    /// Written as a JSON number with exactly these digits. This makes the very calls serde_json's
+    /// `RawValue` makes (a one-field struct under its private name, holding the JSON text), so
+    /// every serializer sees what it would see for a `&RawValue` of this text, without parsing
+    /// the text first: it is a valid JSON number by construction (see the module invariants).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let raw: &RawValue = serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
-        raw.serialize(serializer)
+        let mut raw = serializer.serialize_struct(RAW_VALUE_TOKEN, 1)?;
+        raw.serialize_field(RAW_VALUE_TOKEN, self.0.as_str())?;
+        raw.end()
     }
 }
 
@@ -373,6 +380,44 @@ mod tests {
             Decimal::parse("0.2").unwrap(),
         ];
         assert_eq!(serde_json::to_string(&list).unwrap(), "[0.1,0.2]");
+    }
+
+    #[test]
+    fn serializes_as_a_raw_value_of_its_text_would() {
+        for v in ["0", "-0.5", "12.50", "12345678901234567890", "0.000000001"] {
+            let d = Decimal::parse(v).unwrap();
+            let raw = RawValue::from_string(v.to_string()).unwrap();
+            assert_eq!(
+                serde_json::to_string(&d).unwrap(),
+                serde_json::to_string(&raw).unwrap()
+            );
+            assert_eq!(
+                serde_json::to_value(&d).unwrap(),
+                serde_json::to_value(&raw).unwrap()
+            );
+            assert_eq!(crate::canonical::json::to_string(&d).unwrap(), v);
+        }
+    }
+
+    proptest::proptest! {
+        /// Serialization no longer parses the text, so every decimal must already be a JSON number.
+        #[test]
+        fn every_decimal_is_a_json_number(
+            text in "[+-]?[0-9]{0,3}[.,]?[0-9]{0,3}-?",
+            implied in 0u8..4,
+            comma: bool,
+            trailing_minus: bool,
+        ) {
+            let syntax = DecimalSyntax {
+                decimal_separator: if comma { ',' } else { '.' },
+                trailing_minus,
+                implied_decimals: implied,
+            };
+            if let Ok(d) = Decimal::parse_with(&text, &syntax) {
+                let value: serde_json::Value = serde_json::from_str(d.as_str()).unwrap();
+                proptest::prop_assert!(value.is_number(), "{:?} -> {:?}", text, d);
+            }
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod common;
 pub mod decimal;
 pub mod id;
 pub mod intake_translate;
+pub mod json;
 pub mod map;
 pub mod milestone;
 pub mod ndjson;

@@ -1,7 +1,9 @@
-//! Records as NDJSON, one JSON object per line: what `edigate translate` prints.
+//! Records as NDJSON, one JSON object per line: what `edigate translate` prints. The JSON is
+//! [`super::json`]'s, byte for byte serde_json's compact form.
 
 use std::io::{self, Write};
 
+use super::json::write_json;
 use super::record::Record;
 
 /// Writes records as lines. Each line is built in a buffer kept from line to line and written
@@ -24,7 +26,7 @@ impl<W: Write> NdjsonWriter<W> {
     /// Writes `record` as one line.
     pub fn write_record(&mut self, record: &Record) -> io::Result<()> {
         self.line.clear();
-        serde_json::to_writer(&mut self.line, record).map_err(io::Error::other)?;
+        write_json(&mut self.line, record).map_err(io::Error::other)?;
         self.line.push(b'\n');
         self.out.write_all(&self.line)
     }

@@ -1007,7 +1007,7 @@ fn record_row(r: &Record) -> RecordRow {
         id: r.id.to_string(),
         kind: r.kind.as_str().to_string(),
         partner: r.partner.to_string(),
-        json: serde_json::to_string(r).unwrap_or_default(),
+        json: crate::canonical::json::to_string(r).unwrap_or_default(),
         test: r.test,
     }
 }
