@@ -6,37 +6,55 @@ use std::io::{self, Write};
 use super::json::write_json;
 use super::record::Record;
 
-/// Writes records as lines. Each line is built in a buffer kept from line to line and written
-/// whole, so the writer underneath sees one write per record rather than one per JSON token.
+/// Writes records as lines. Lines are built in a buffer and handed to the writer underneath in
+/// chunks of about [`CHUNK`] bytes, so each byte of output is copied once on its way there.
+/// Nothing reaches the writer underneath before [`NdjsonWriter::flush`] or a full chunk.
 #[derive(Debug)]
 pub struct NdjsonWriter<W: Write> {
     out: W,
-    line: Vec<u8>,
+    buf: Vec<u8>,
 }
 
+/// Bytes of lines gathered before they are written.
+pub const CHUNK: usize = 64 * 1024;
+
 impl<W: Write> NdjsonWriter<W> {
-    /// A writer of lines to `out` (give it a buffered writer when it is a file or a pipe).
+    /// A writer of lines to `out`.
     pub fn new(out: W) -> Self {
         NdjsonWriter {
             out,
-            line: Vec::with_capacity(4096),
+            buf: Vec::with_capacity(CHUNK + 8 * 1024),
         }
     }
 
     /// Writes `record` as one line.
     pub fn write_record(&mut self, record: &Record) -> io::Result<()> {
-        self.line.clear();
-        write_json(&mut self.line, record).map_err(io::Error::other)?;
-        self.line.push(b'\n');
-        self.out.write_all(&self.line)
+        let start = self.buf.len();
+        if let Err(e) = write_json(&mut self.buf, record) {
+            // Nothing of a record that cannot be written is kept.
+            self.buf.truncate(start);
+            return Err(io::Error::other(e));
+        }
+        self.buf.push(b'\n');
+        if self.buf.len() >= CHUNK {
+            self.write_buffered()?;
+        }
+        Ok(())
     }
 
-    /// Flushes the writer underneath.
+    fn write_buffered(&mut self) -> io::Result<()> {
+        let result = self.out.write_all(&self.buf);
+        self.buf.clear();
+        result
+    }
+
+    /// Writes the lines gathered so far and flushes the writer underneath.
     pub fn flush(&mut self) -> io::Result<()> {
+        self.write_buffered()?;
         self.out.flush()
     }
 
-    /// The writer underneath.
+    /// The writer underneath (it has not seen lines written since the last flush).
     pub fn get_ref(&self) -> &W {
         &self.out
     }
@@ -72,6 +90,8 @@ mod tests {
         for r in &records {
             w.write_record(r).expect("in memory");
         }
+        assert!(w.get_ref().is_empty(), "nothing is written before a flush");
+        w.flush().expect("in memory");
         let text = String::from_utf8(w.get_ref().clone()).expect("utf-8");
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), records.len());

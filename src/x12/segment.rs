@@ -91,6 +91,8 @@ pub struct OwnedSegment {
     pub component: u8,
     /// The repetition separator of its interchange, when in use.
     pub repetition: Option<u8>,
+    /// Whether `data` is all ASCII (so every slice of it is UTF-8), as nearly every segment is.
+    ascii: bool,
 }
 
 impl OwnedSegment {
@@ -109,6 +111,7 @@ impl OwnedSegment {
         self.repetition = seg.delimiters.repetition;
         self.data.clear();
         self.data.extend_from_slice(seg.data);
+        self.ascii = self.data.is_ascii();
         self.bounds.clear();
         self.bounds.extend_from_slice(seg.bounds);
     }
@@ -130,6 +133,7 @@ impl OwnedSegment {
         OwnedSegment {
             offset: 0,
             position,
+            ascii: data.is_ascii(),
             data,
             bounds,
             component,
@@ -172,19 +176,51 @@ impl OwnedSegment {
     /// Element `n` as trimmed, owned text; `None` when empty. Values of up to 24 bytes (most
     /// X12 elements) are held inline, without an allocation.
     pub fn get(&self, n: usize) -> Option<CompactString> {
+        if self.ascii {
+            // SAFETY: an element is a slice of `self.data`, which is all ASCII.
+            return unsafe { self.ascii_text(self.element(n)) }.map(CompactString::from);
+        }
         trimmed_text(self.element(n)).map(|t| CompactString::from(t.as_ref()))
     }
 
     /// Element `n` as trimmed text borrowed from the segment (copied only when it is not
     /// UTF-8); `None` when empty. For values that are parsed, compared or looked up.
     pub fn text(&self, n: usize) -> Option<Cow<'_, str>> {
+        if self.ascii {
+            // SAFETY: an element is a slice of `self.data`, which is all ASCII.
+            return unsafe { self.ascii_text(self.element(n)) }.map(Cow::Borrowed);
+        }
         trimmed_text(self.element(n))
     }
 
     /// Component `c` of element `n` as trimmed text; `None` when empty.
     pub fn get_component(&self, n: usize, c: usize) -> Option<CompactString> {
-        trimmed_text(split_component(self.element(n), self.component, c))
-            .map(|t| CompactString::from(t.as_ref()))
+        let v = split_component(self.element(n), self.component, c);
+        if self.ascii {
+            // SAFETY: a component is a slice of an element of `self.data`, which is all ASCII.
+            return unsafe { self.ascii_text(v) }.map(CompactString::from);
+        }
+        trimmed_text(v).map(|t| CompactString::from(t.as_ref()))
+    }
+
+    /// [`trimmed_text`] of a slice of this segment's bytes when they are all ASCII: the same
+    /// trim (what `str::trim` trims in ASCII), without checking the bytes again.
+    ///
+    /// # Safety
+    /// `v` must be a slice of `self.data`, and `self.ascii` must hold.
+    unsafe fn ascii_text<'s>(&'s self, v: &'s [u8]) -> Option<&'s str> {
+        let is_space = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+        let start = v.iter().position(|b| !is_space(b))?;
+        let end = v
+            .iter()
+            .rposition(|b| !is_space(b))
+            .map_or(start, |e| e + 1);
+        let v = &v[start..end];
+        debug_assert!(self.ascii && v.is_ascii());
+        // SAFETY: the caller passes a slice of `self.data` while `self.ascii` holds (`refill` and
+        // `from_elements` set it from the bytes they store); every byte of an all-ASCII buffer
+        // is a whole UTF-8 character, so any slice of it is valid UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(v) })
     }
 
     /// Whether the tag equals `tag`.
@@ -253,6 +289,36 @@ mod tests {
             0..12,
         )) {
             proptest::prop_assert_eq!(trimmed_text(&v).map(Cow::into_owned), trimmed_text_slow(&v));
+        }
+
+        /// ASCII segments take their own path in `get`, `text` and `get_component`; every
+        /// segment reads as the general path reads its bytes.
+        #[test]
+        fn segment_text_agrees_with_the_general_path(elements in proptest::collection::vec(
+            proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::sample::select(b"\t\x0b\r >A9".to_vec()),
+                    proptest::num::u8::ANY,
+                ],
+                0..8,
+            ),
+            1..5,
+        )) {
+            let refs: Vec<&[u8]> = std::iter::once(&b"TAG"[..])
+                .chain(elements.iter().map(Vec::as_slice))
+                .collect();
+            let seg = OwnedSegment::from_elements(2, &refs, b'>', None);
+            for (i, e) in elements.iter().enumerate() {
+                let n = i + 1;
+                let want = trimmed_text_slow(e);
+                proptest::prop_assert_eq!(seg.get(n).map(|t| t.to_string()), want.clone());
+                proptest::prop_assert_eq!(seg.text(n).map(Cow::into_owned), want);
+                let component = split_component(e, b'>', 1);
+                proptest::prop_assert_eq!(
+                    seg.get_component(n, 1).map(|t| t.to_string()),
+                    trimmed_text_slow(component)
+                );
+            }
         }
     }
 }
