@@ -241,29 +241,33 @@ pub fn time_zone_code(code: Option<&str>) -> TimeZoneCode {
         };
     }
     use TimeZoneCode::{Fixed, Local, Region};
-    match code.to_ascii_uppercase().as_str() {
-        "LT" => Local,
-        "UT" | "GM" => Fixed(0),
-        "ES" | "CD" => Fixed(-5 * HOUR),
-        "ED" | "TS" => Fixed(-4 * HOUR),
-        "CS" | "MD" => Fixed(-6 * HOUR),
-        "MS" | "PD" => Fixed(-7 * HOUR),
-        "PS" | "AD" => Fixed(-8 * HOUR),
-        "AS" | "HD" => Fixed(-9 * HOUR),
-        "HS" => Fixed(-10 * HOUR),
-        "TD" => Fixed(-3 * HOUR),
-        "NS" => Fixed(-(3 * HOUR + 1800)),
-        "ND" => Fixed(-(2 * HOUR + 1800)),
-        "ET" => Region(chrono_tz::America::New_York),
-        "CT" => Region(chrono_tz::America::Chicago),
-        "MT" => Region(chrono_tz::America::Denver),
-        "PT" => Region(chrono_tz::America::Los_Angeles),
+    // Every code is two letters; they are compared upper-cased, without allocating.
+    let &[first, second] = code.as_bytes() else {
+        return TimeZoneCode::Unknown;
+    };
+    match &[first.to_ascii_uppercase(), second.to_ascii_uppercase()] {
+        b"LT" => Local,
+        b"UT" | b"GM" => Fixed(0),
+        b"ES" | b"CD" => Fixed(-5 * HOUR),
+        b"ED" | b"TS" => Fixed(-4 * HOUR),
+        b"CS" | b"MD" => Fixed(-6 * HOUR),
+        b"MS" | b"PD" => Fixed(-7 * HOUR),
+        b"PS" | b"AD" => Fixed(-8 * HOUR),
+        b"AS" | b"HD" => Fixed(-9 * HOUR),
+        b"HS" => Fixed(-10 * HOUR),
+        b"TD" => Fixed(-3 * HOUR),
+        b"NS" => Fixed(-(3 * HOUR + 1800)),
+        b"ND" => Fixed(-(2 * HOUR + 1800)),
+        b"ET" => Region(chrono_tz::America::New_York),
+        b"CT" => Region(chrono_tz::America::Chicago),
+        b"MT" => Region(chrono_tz::America::Denver),
+        b"PT" => Region(chrono_tz::America::Los_Angeles),
         // `AT` is Alaska, not Atlantic (Atlantic is `TT`).
-        "AT" => Region(chrono_tz::America::Anchorage),
+        b"AT" => Region(chrono_tz::America::Anchorage),
         // Hawaii keeps standard time all year.
-        "HT" => Region(chrono_tz::Pacific::Honolulu),
-        "TT" => Region(chrono_tz::America::Halifax),
-        "NT" => Region(chrono_tz::America::St_Johns),
+        b"HT" => Region(chrono_tz::Pacific::Honolulu),
+        b"TT" => Region(chrono_tz::America::Halifax),
+        b"NT" => Region(chrono_tz::America::St_Johns),
         _ => TimeZoneCode::Unknown,
     }
 }
