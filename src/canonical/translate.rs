@@ -1,18 +1,18 @@
 //! The translator: X12 files in, canonical records out, in document order, exactly as validated.
 //!
 //! Invariants:
-//! - Two passes over each file. Group and interchange verdicts arrive after their sets (at GE and
-//!   IEA), so pass 1 runs the engine only to learn which groups and interchanges are rejected
-//!   (and what they warn about) and to hash the file; pass 2 runs it again and settles each set
-//!   at its SE, knowing every verdict that applies to it. Both passes read the same bytes under
-//!   the same profiles, so they agree; pass 1 skips grammar validation, which only ever adds set
-//!   findings. Pass 1 runs on a helper thread while another hashes the file (SHA-256, for
-//!   `source.file_sha256`) from its own reader, and every read is fingerprinted
-//!   ([`Fingerprint`]): a file whose bytes change between the reads is an error.
-//! - Files of [`PIPELINE_MIN_BYTES`] or more run pass 2 on two threads ([`pipeline`]) with the
-//!   same output as one thread, as soon as the hash is known: pass 2 reads each verdict once
-//!   pass 1 has closed that group or interchange ([`EnvelopeVerdicts`]), so it trails pass 1
-//!   by an interchange at most. Smaller files start pass 2 when pass 1 has ended.
+//! - Group and interchange verdicts arrive after their sets (at GE and IEA), so a set is settled
+//!   only once every verdict that applies to it is known ([`EnvelopeVerdicts`]). Pass 1 runs the
+//!   engine only to learn them (which groups and interchanges are rejected, and what they warn
+//!   about); pass 2 runs it again and settles each set. Both read the same bytes under the same
+//!   profiles, so they agree; pass 1 skips grammar validation, which only ever adds set
+//!   findings. A helper thread hashes the file (SHA-256, for `source.file_sha256`) from its own
+//!   reader, and every read is fingerprinted ([`Fingerprint`]): a file whose bytes change
+//!   between the reads is an error.
+//! - Files under [`PIPELINE_MIN_BYTES`] run pass 1, then pass 2 on this thread. Larger files run
+//!   pass 2 on two threads ([`pipeline`]) with the same output as one thread, and pass 1 only
+//!   when needed: an interchange is held until pass 2's own engine reaches its IEA, and pass 1
+//!   gives the verdicts instead when an interchange is too large to hold or is cut off.
 //! - Memory: the open set's segments (only while it can still become a record; their buffers
 //!   are reused from set to set), notes for the groups and interchanges that are rejected or
 //!   warned, and the bounded control-number tracker.
@@ -55,7 +55,7 @@ mod reading;
 use capture::{SetCapture, capture_ta1};
 pub use fuzzing::check_translation;
 pub use output::{Collect, Rejected, Rejection, SetRef, Sink, Skipped};
-use pipeline::MapOn;
+use pipeline::{Options, PassTwo};
 use reading::hash_all;
 pub(crate) use reading::{Fingerprint, Hashing};
 
@@ -347,18 +347,30 @@ impl Visitor for EnvelopeVerdicts {
     }
 }
 
+impl EnvelopeVerdicts {
+    /// Closes a group with what was found at its GE.
+    fn close_group(&self, outcome: &GroupOutcome) {
+        let note = Note::from_findings(&outcome.findings, outcome.rejected());
+        self.close(false, outcome.group.ordinal, note);
+    }
+
+    /// Closes an interchange with what was found at its IEA.
+    fn close_interchange(&self, outcome: &InterchangeOutcome) {
+        let note = Note::from_findings(&outcome.findings, outcome.rejected());
+        self.close(true, outcome.interchange.ordinal, note);
+    }
+}
+
 /// Pass 1's visitor when pass 2 reads the verdicts as they close.
 struct Publish<'a>(&'a EnvelopeVerdicts);
 
 impl Visitor for Publish<'_> {
     fn group_end(&mut self, _ic: &Interchange, outcome: &GroupOutcome) {
-        let note = Note::from_findings(&outcome.findings, outcome.rejected());
-        self.0.close(false, outcome.group.ordinal, note);
+        self.0.close_group(outcome);
     }
 
     fn interchange_end(&mut self, outcome: &InterchangeOutcome) {
-        let note = Note::from_findings(&outcome.findings, outcome.rejected());
-        self.0.close(true, outcome.interchange.ordinal, note);
+        self.0.close_interchange(outcome);
     }
 }
 
@@ -778,15 +790,7 @@ pub fn translate<R: Read + Send, S: Sink>(
     tracker: &mut ControlTracker,
     sink: &mut S,
 ) -> Result<FileOutcome, TranslateError> {
-    translate_with(
-        name,
-        open,
-        profiles,
-        tracker,
-        sink,
-        PIPELINE_MIN_BYTES,
-        MapOn::Shared,
-    )
+    translate_with(name, open, profiles, tracker, sink, Options::DEFAULT)
 }
 
 /// [`translate`], running pass 2 on two threads when the file has at least `pipeline_min`
@@ -797,8 +801,7 @@ fn translate_with<R: Read + Send, S: Sink>(
     profiles: &Profiles,
     tracker: &mut ControlTracker,
     sink: &mut S,
-    pipeline_min: u64,
-    map_on: MapOn,
+    options: Options,
 ) -> Result<FileOutcome, TranslateError> {
     let read_error = |source| TranslateError::Read {
         file: name.to_string(),
@@ -807,87 +810,100 @@ fn translate_with<R: Read + Send, S: Sink>(
     let changed = || TranslateError::Changed {
         file: name.to_string(),
     };
-    // Pass 1 (the envelope verdicts) on one helper thread while another hashes the same bytes
-    // from a second reader. Each read is fingerprinted, and every reader is drained to the end,
-    // so a file that changes between the reads is caught.
+    // The file is hashed (SHA-256) on a helper thread from its own reader while pass 2 reads
+    // it; pass 1 (the envelope verdicts) reads a third copy. Each read is fingerprinted, and
+    // every reader is drained to the end, so a file that changes between the reads is caught.
     let verdicts = EnvelopeVerdicts::progressive();
     let verdicts = &verdicts;
-    let mut pass1_reader = Fingerprint::new(open().map_err(read_error)?);
     let hash_input = open().map_err(read_error)?;
-    std::thread::scope(|scope| {
+    let pass1_input = open().map_err(read_error)?;
+    let pass1 = move || -> io::Result<(u64, u64)> {
+        let _closes = CloseAll(verdicts);
+        let mut reader = Fingerprint::new(pass1_input);
+        run(
+            &mut reader,
+            engine_config(profiles, false),
+            &mut Publish(verdicts),
+        )?;
+        io::copy(&mut reader, &mut io::sink())?;
+        Ok(reader.finish())
+    };
+    let mut reader = Fingerprint::new(open().map_err(read_error)?);
+    // The first bytes decide how pass 2 runs: a file of `pipeline_min` bytes or more runs on
+    // two threads (with pass 1 only when needed, see `pipeline::run_pipelined`), a smaller one
+    // on this thread once pass 1 has ended, so that its errors come before any output.
+    let mut head = Vec::new();
+    (&mut reader)
+        .take(options.min_bytes)
+        .read_to_end(&mut head)
+        .map_err(read_error)?;
+    let large = head.len() as u64 >= options.min_bytes;
+    let file_slot = std::sync::OnceLock::new();
+    let config = engine_config(profiles, true);
+    let joined = |what: &str| io::Error::other(format!("the {what} thread panicked"));
+    let (summary, counts, before) = std::thread::scope(|scope| {
         let hashing = std::thread::Builder::new()
             .name("edigate-sha256".into())
             .spawn_scoped(scope, move || hash_all(hash_input))
             .map_err(read_error)?;
-        let pass1 = std::thread::Builder::new()
-            .name("edigate-envelope".into())
-            .spawn_scoped(scope, move || {
-                let _closes = CloseAll(verdicts);
-                run(
-                    &mut pass1_reader,
-                    engine_config(profiles, false),
-                    &mut Publish(verdicts),
-                )?;
-                io::copy(&mut pass1_reader, &mut io::sink())?;
-                Ok(pass1_reader.finish())
-            })
-            .map_err(read_error)?;
-        let joined = |what: &str| io::Error::other(format!("the {what} thread panicked"));
-        let (sha256, before_len, before) = hashing
-            .join()
-            .map_err(|_| joined("hashing"))
-            .and_then(|r| r)
-            .map_err(read_error)?;
-        let mut pass1 = Some(pass1);
-        let mut finish_pass1 = || -> Result<(), TranslateError> {
-            match pass1.take().map(|p| p.join()) {
-                None => Ok(()),
-                Some(Err(_)) => Err(read_error(joined("envelope"))),
-                Some(Ok(Err(e))) => Err(read_error(e)),
-                Some(Ok(Ok(fingerprint))) if fingerprint != before => Err(changed()),
-                Some(Ok(Ok(_))) => Ok(()),
+        let mut hashed = None;
+        // Waits for the hash and makes the translator.
+        let start = || -> Result<Translator<'_, S>, TranslateError> {
+            let (sha256, _, before) = hashing
+                .join()
+                .map_err(|_| joined("hashing"))
+                .and_then(|r| r)
+                .map_err(read_error)?;
+            hashed = Some(before);
+            let file = file_slot.get_or_init(|| FileInfo {
+                name: name.to_string(),
+                sha256,
+            });
+            Ok(Translator::new(profiles, verdicts, tracker, file, sink))
+        };
+        let input = io::Cursor::new(head).chain(&mut reader);
+        let PassTwo {
+            summary,
+            translator,
+            pass1: pass1_fingerprint,
+        } = if large {
+            pipeline::run_pipelined(
+                input, config, profiles, verdicts, options, start, pass1, read_error,
+            )?
+        } else {
+            let fingerprint = pass1().map_err(read_error)?;
+            let mut translator = start()?;
+            let summary = run(input, config, &mut translator).map_err(read_error)?;
+            PassTwo {
+                summary,
+                translator,
+                pass1: Some(fingerprint),
             }
         };
-        let file = FileInfo {
-            name: name.to_string(),
-            sha256,
-        };
-        let mut reader = Fingerprint::new(open().map_err(read_error)?);
-        let mut translator = Translator::new(profiles, verdicts, tracker, &file, sink);
-        let config = engine_config(profiles, true);
-        // A large file runs pass 2 on two more threads while pass 1 finishes (each lookup of
-        // a verdict waits for it); a small one only once pass 1 is done, so that its errors
-        // come before any output.
-        let summary = if before_len >= pipeline_min {
-            pipeline::run_pipelined(
-                &mut reader,
-                config,
-                profiles,
-                verdicts,
-                &mut translator,
-                map_on,
-            )
-        } else {
-            finish_pass1()?;
-            run(&mut reader, config, &mut translator)
-        }
-        .map_err(read_error)?;
-        io::copy(&mut reader, &mut io::sink()).map_err(read_error)?;
-        finish_pass1()?;
         let counts = translator
             .finish()
             .map_err(|source| TranslateError::Output {
                 file: name.to_string(),
                 source,
             })?;
-        if reader.finish() != before {
+        let before =
+            hashed.ok_or_else(|| read_error(io::Error::other("the file was not hashed")))?;
+        if pass1_fingerprint.is_some_and(|f| f != before) {
             return Err(changed());
         }
-        Ok(FileOutcome {
-            file,
-            summary,
-            counts,
-        })
+        Ok((summary, counts, before))
+    })?;
+    io::copy(&mut reader, &mut io::sink()).map_err(read_error)?;
+    if reader.finish() != before {
+        return Err(changed());
+    }
+    let file = file_slot
+        .into_inner()
+        .ok_or_else(|| read_error(io::Error::other("no file")))?;
+    Ok(FileOutcome {
+        file,
+        summary,
+        counts,
     })
 }
 
@@ -907,6 +923,7 @@ pub fn translate_file<S: Sink>(
 
 #[cfg(test)]
 mod tests {
+    use super::pipeline::{HOLD_SETS, MapOn};
     use super::*;
     use sha2::{Digest, Sha256};
 
@@ -914,6 +931,7 @@ mod tests {
         text: &[u8],
         pipeline_min: u64,
         map_on: MapOn,
+        hold_sets: usize,
         partner: Option<&str>,
     ) -> (Vec<String>, FileSummary) {
         let mut profiles = Profiles::new(Grammars::embedded().expect("grammars"), Policy::Standard);
@@ -930,8 +948,11 @@ mod tests {
             &profiles,
             &mut ControlTracker::default(),
             &mut sink,
-            pipeline_min,
-            map_on,
+            Options {
+                min_bytes: pipeline_min,
+                map_on,
+                hold_sets,
+            },
         )
         .expect("in-memory input");
         (sink.0, outcome.summary)
@@ -974,15 +995,22 @@ mod tests {
         text.extend(many.as_bytes());
         // Defaults, then a partner with milestone overrides and a default time zone for every
         // interchange (the engine's thread must map under the same settings).
-        for partner in [None, Some("ridgeline")] {
-            let (one, one_summary) = log_of(&text, u64::MAX, MapOn::Shared, partner);
-            for map_on in [MapOn::Shared, MapOn::Engine, MapOn::Caller] {
-                let (two, two_summary) = log_of(&text, 0, map_on, partner);
-                assert_eq!(one, two, "{map_on:?}");
-                assert_eq!(
-                    serde_json::to_string(&one_summary).expect("json"),
-                    serde_json::to_string(&two_summary).expect("json")
-                );
+        // Then the same with an interchange cut off by the end of the file.
+        let mut cut = text.clone();
+        cut.extend(ISA.replace("000000001", "000000005").as_bytes());
+        cut.extend(b"GS*FA*SENDER*RECEIVER*20260105*1430*5*X*004010~ST*997*0001~AK1*OW*5~AK9*A*0*0*0~SE*4*0001~");
+        for (text, partner) in [(&text, None), (&text, Some("ridgeline")), (&cut, None)] {
+            let (one, one_summary) = log_of(text, u64::MAX, MapOn::Shared, HOLD_SETS, partner);
+            // Interchanges held for their IEA, pass 1 started part way, or from the start.
+            for hold_sets in [HOLD_SETS, 3, 0] {
+                for map_on in [MapOn::Shared, MapOn::Engine, MapOn::Caller] {
+                    let (two, two_summary) = log_of(text, 0, map_on, hold_sets, partner);
+                    assert_eq!(one, two, "{map_on:?}, holding {hold_sets} sets");
+                    assert_eq!(
+                        serde_json::to_string(&one_summary).expect("json"),
+                        serde_json::to_string(&two_summary).expect("json")
+                    );
+                }
             }
             assert!(one.len() > 200, "{} outputs", one.len());
             for kind in ["record", "rejected"] {

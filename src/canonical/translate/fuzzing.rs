@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::pipeline::MapOn;
+use super::pipeline::{HOLD_SETS, MapOn, Options};
 use super::{ControlTracker, Record, Rejection, Sink, Skipped, translate_with};
 use crate::canonical::profile::Profiles;
 
@@ -39,7 +39,7 @@ pub fn check_translation(data: &[u8]) {
             crate::x12::policy::Policy::Standard,
         )
     });
-    let once = |pipeline_min, map_on| {
+    let once = |pipeline_min, map_on, hold_sets| {
         let mut lines = Lines::default();
         let outcome = translate_with(
             "fuzz.edi",
@@ -47,21 +47,28 @@ pub fn check_translation(data: &[u8]) {
             profiles,
             &mut ControlTracker::default(),
             &mut lines,
-            pipeline_min,
-            map_on,
+            Options {
+                min_bytes: pipeline_min,
+                map_on,
+                hold_sets,
+            },
         )
         .unwrap_or_else(|e| panic!("translating from memory cannot fail: {e}"));
         (lines.0, outcome)
     };
-    let (one, outcome) = once(u64::MAX, MapOn::Shared);
+    let (one, outcome) = once(u64::MAX, MapOn::Shared, HOLD_SETS);
     let counts = &outcome.counts;
     assert_eq!(
         one.len() as u64,
         counts.records + counts.rejected + counts.skipped,
         "every output is counted once"
     );
-    for map_on in [MapOn::Engine, MapOn::Caller] {
-        let (two, _) = once(0, map_on);
-        assert_eq!(one, two, "two threads ({map_on:?}) differ from one");
+    // Interchanges held for their IEA, and pass 1 started at the first set.
+    for (map_on, hold_sets) in [(MapOn::Engine, HOLD_SETS), (MapOn::Caller, 0)] {
+        let (two, _) = once(0, map_on, hold_sets);
+        assert_eq!(
+            one, two,
+            "two threads ({map_on:?}, holding {hold_sets} sets) differ from one"
+        );
     }
 }

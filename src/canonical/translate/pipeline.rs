@@ -11,6 +11,10 @@
 //!   settings the one-thread translator would choose (its partner's profile, its group's
 //!   settings), and only when that translator would map it (nothing in the set, its group or its
 //!   interchange rejected).
+//! - Verdicts: the caller's thread holds an interchange's events until the engine reaches its
+//!   IEA and closes its verdicts from the engine's own findings at each GE and IEA, or, for an
+//!   interchange of more than [`HOLD_SETS`] sets or about [`HOLD_BYTES`] of segments (or one cut
+//!   off by the end of the file), starts pass 1 and lets it close them from then on.
 //! - Memory is bounded: events travel in batches of at most [`BATCH_SETS`] sets or about
 //!   [`BATCH_BYTES`] of mapped sets (measured by their segments; a larger set is a batch of its
 //!   own), and at most [`BATCHES_IN_FLIGHT`] batches wait between the threads. Segment buffers
@@ -47,6 +51,40 @@ const BATCHES_IN_FLIGHT: usize = 2;
 /// this many bytes; a larger set's are freed, so the buffers kept for reuse (a few hundred at
 /// most) never add up to many copies of the largest set.
 const REUSE_MAX_BYTES: usize = 32 << 10;
+
+/// Sets of one interchange held for its IEA before pass 1 is started instead (see
+/// [`run_pipelined`]); with [`BATCH_BYTES`] this bounds what waits.
+pub(super) const HOLD_SETS: usize = 4096;
+/// Segment bytes of one interchange held for its IEA before pass 1 is started instead.
+const HOLD_BYTES: usize = 16 << 20;
+
+/// How pass 2 runs.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Options {
+    /// Files of at least this many bytes run on two threads.
+    pub(super) min_bytes: u64,
+    /// Which thread maps sets.
+    pub(super) map_on: MapOn,
+    /// Sets of one interchange held for its IEA (see [`run_pipelined`]).
+    pub(super) hold_sets: usize,
+}
+
+impl Options {
+    /// What `translate` uses.
+    pub(super) const DEFAULT: Options = Options {
+        min_bytes: super::PIPELINE_MIN_BYTES,
+        map_on: MapOn::Shared,
+        hold_sets: HOLD_SETS,
+    };
+}
+
+/// What pass 2 leaves: the engine's summary, the translator, and pass 1's fingerprint of the
+/// file when pass 1 ran.
+pub(super) struct PassTwo<'t, S: Sink> {
+    pub(super) summary: FileSummary,
+    pub(super) translator: Translator<'t, S>,
+    pub(super) pass1: Option<(u64, u64)>,
+}
 
 /// What the mapper made of a set, and the set's content digest.
 type MappedSet = (Box<Result<Mapped, Unmapped>>, [u8; 32]);
@@ -98,7 +136,8 @@ enum Event {
 struct Producer<'a> {
     profiles: &'a Profiles,
     verdicts: &'a EnvelopeVerdicts,
-    out: SyncSender<Vec<Event>>,
+    /// Batches, each with the bytes of the segments its sets carry.
+    out: SyncSender<(Vec<Event>, usize)>,
     /// Batches sent and not yet replayed by the caller's thread.
     pending: &'a AtomicUsize,
     map_on: MapOn,
@@ -133,11 +172,11 @@ impl Producer<'_> {
             return;
         }
         let batch = mem::take(&mut self.batch);
-        self.batch_bytes = 0;
+        let bytes = mem::take(&mut self.batch_bytes);
         self.batch_sets = 0;
         if !self.closed {
             self.pending.fetch_add(1, Ordering::Relaxed);
-            if self.out.send(batch).is_err() {
+            if self.out.send((batch, bytes)).is_err() {
                 self.closed = true;
             }
         }
@@ -275,13 +314,13 @@ fn shared<T: Clone>(slot: &mut Option<Arc<T>>, value: &T, same: impl Fn(&T, &T) 
     }
 }
 
-/// Feeds one batch to the translator; returns the segment buffers it carried.
+/// Feeds events to the translator; collects the segment buffers they carried into `spare`.
 fn replay<S: Sink>(
     translator: &mut Translator<'_, S>,
-    batch: Vec<Event>,
-) -> Vec<Vec<OwnedSegment>> {
-    let mut spare = Vec::new();
-    for event in batch {
+    events: impl Iterator<Item = Event>,
+    spare: &mut Vec<Vec<OwnedSegment>>,
+) {
+    for event in events {
         match event {
             Event::InterchangeStart(ic) => translator.interchange_start(&ic),
             Event::Ta1(ic, ta1) => {
@@ -336,29 +375,97 @@ fn replay<S: Sink>(
             Event::FileFinding(finding) => translator.file_finding(&finding),
         }
     }
-    spare
 }
 
-/// Runs pass 2 with the engine on a helper thread and `translator` on this one.
-pub(super) fn run_pipelined<R: Read + Send, S: Sink>(
+/// Events received and not yet replayed: those of the open interchange wait for its IEA (or for
+/// pass 1), all of them wait for the translator (the file's hash).
+struct Held {
+    events: Vec<Event>,
+    /// `events[..ready]` may be replayed: every verdict they need is closed.
+    ready: usize,
+    /// Sets among the events not yet ready.
+    waiting_sets: usize,
+    /// Segment bytes of the batches that brought events not yet ready (an upper bound).
+    waiting_bytes: usize,
+    /// Inside an interchange whose IEA has not arrived.
+    inside: bool,
+    /// Pass 1 is running: it closes the verdicts, and everything is ready as it arrives.
+    pass1: bool,
+}
+
+impl Held {
+    /// Takes an event in; while pass 1 is not running, closes the verdicts pass 2's own
+    /// engine has reached (a GE or IEA), exactly as pass 1 would close them.
+    fn take(&mut self, event: Event, verdicts: &EnvelopeVerdicts) {
+        match &event {
+            Event::InterchangeStart(_) => self.inside = true,
+            Event::Set { .. } => self.waiting_sets += 1,
+            Event::GroupEnd(_, outcome) if !self.pass1 => verdicts.close_group(outcome),
+            Event::InterchangeEnd(outcome) => {
+                if !self.pass1 {
+                    verdicts.close_interchange(outcome);
+                }
+                self.inside = false;
+            }
+            _ => {}
+        }
+        self.events.push(event);
+        if !self.inside || self.pass1 {
+            self.ready = self.events.len();
+            self.waiting_sets = 0;
+            self.waiting_bytes = 0;
+        }
+    }
+
+    /// Too much waits for an IEA: pass 1 must give the verdicts instead.
+    fn too_much(&self, hold_sets: usize) -> bool {
+        self.waiting_sets > hold_sets || self.waiting_bytes > HOLD_BYTES
+    }
+}
+
+/// Runs pass 2 with the engine on a helper thread and the translator on this one.
+///
+/// Pass 1 is not run unless needed: the caller's thread holds each interchange's events until
+/// pass 2's own engine reaches its IEA, and closes the group and interchange verdicts from what
+/// that engine found there (the same findings pass 1 finds: grammar validation only adds set
+/// findings). An interchange with more than `hold_sets` sets, or one cut off by the end of the
+/// file, starts `pass1` on a helper thread from the start of the file; from then on pass 1
+/// closes the verdicts and events are replayed as they arrive (each lookup waits for pass 1).
+/// `start` makes the translator (it waits for the file's hash) before the first replay.
+/// Returns the summary and pass 1's fingerprint of the file, when pass 1 ran.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run_pipelined<'t, R, S, E>(
     reader: R,
     config: EngineConfig<'_>,
     profiles: &Profiles,
     verdicts: &EnvelopeVerdicts,
-    translator: &mut Translator<'_, S>,
-    map_on: MapOn,
-) -> io::Result<FileSummary> {
-    let (out, batches) = sync_channel::<Vec<Event>>(BATCHES_IN_FLIGHT);
+    options: Options,
+    start: impl FnOnce() -> Result<Translator<'t, S>, E>,
+    pass1: impl FnOnce() -> io::Result<(u64, u64)> + Send,
+    io_error: impl Fn(io::Error) -> E,
+) -> Result<PassTwo<'t, S>, E>
+where
+    R: Read + Send,
+    S: Sink + 't,
+{
+    let Options {
+        map_on, hold_sets, ..
+    } = options;
+    let (out, batches) = sync_channel::<(Vec<Event>, usize)>(BATCHES_IN_FLIGHT);
     let (give_back, spares) = sync_channel::<Vec<Vec<OwnedSegment>>>(BATCHES_IN_FLIGHT + 2);
     let pending = AtomicUsize::new(0);
     let pending = &pending;
+    // The engine's thread captures every set that has a mapper: whether its group or
+    // interchange is rejected is only known later, and the translator settles that.
+    let capture_all = EnvelopeVerdicts::default();
+    let capture_all = &capture_all;
     std::thread::scope(|scope| {
         let engine = std::thread::Builder::new()
             .name("edigate-x12-engine".into())
             .spawn_scoped(scope, move || {
                 let mut producer = Producer {
                     profiles,
-                    verdicts,
+                    verdicts: capture_all,
                     out,
                     pending,
                     map_on,
@@ -377,15 +484,99 @@ pub(super) fn run_pipelined<R: Read + Send, S: Sink>(
                 let summary = run(reader, config, &mut producer);
                 producer.flush();
                 summary
-            })?;
-        for batch in &batches {
-            let spare = replay(translator, batch);
-            pending.fetch_sub(1, Ordering::Relaxed);
-            // A full return channel only means the engine's thread has buffers enough.
-            let _ = give_back.try_send(spare);
+            })
+            .map_err(&io_error)?;
+        let mut held = Held {
+            events: Vec::new(),
+            ready: 0,
+            waiting_sets: 0,
+            waiting_bytes: 0,
+            inside: false,
+            pass1: false,
+        };
+        let mut pass1 = Some(pass1);
+        let mut pass1_run = None;
+        let mut start_pass1 = |held: &mut Held| -> io::Result<()> {
+            if let Some(pass1) = pass1.take() {
+                let handle = std::thread::Builder::new()
+                    .name("edigate-envelope".into())
+                    .spawn_scoped(scope, pass1)?;
+                pass1_run = Some(handle);
+            }
+            held.pass1 = true;
+            held.ready = held.events.len();
+            held.waiting_sets = 0;
+            held.waiting_bytes = 0;
+            Ok(())
+        };
+        let mut start = Some(start);
+        let mut translator = None;
+        let mut spare = Vec::new();
+        let mut batches = batches.into_iter();
+        loop {
+            let batch = batches.next();
+            let done = batch.is_none();
+            if let Some((events, bytes)) = batch {
+                for event in events {
+                    held.take(event, verdicts);
+                }
+                if held.ready < held.events.len() {
+                    held.waiting_bytes += bytes;
+                }
+            }
+            if done {
+                pending.store(0, Ordering::Relaxed);
+            } else {
+                pending.fetch_sub(1, Ordering::Relaxed);
+            }
+            if !held.pass1 && (held.too_much(hold_sets) || (done && held.ready < held.events.len()))
+            {
+                start_pass1(&mut held).map_err(&io_error)?;
+            }
+            if held.ready > 0 && translator.is_none() {
+                if let Some(start) = start.take() {
+                    translator = Some(start()?);
+                }
+            }
+            if let Some(t) = translator.as_mut() {
+                let ready = held.ready;
+                held.ready = 0;
+                replay(t, held.events.drain(..ready), &mut spare);
+                // A full return channel only means the engine's thread has buffers enough.
+                if !spare.is_empty() {
+                    let _ = give_back.try_send(mem::take(&mut spare));
+                }
+            }
+            if done {
+                break;
+            }
         }
-        engine
+        let translator = match translator {
+            Some(t) => t,
+            None => match start.take() {
+                Some(start) => start()?,
+                None => return Err(io_error(io::Error::other("the translator was not made"))),
+            },
+        };
+        let summary = engine
             .join()
-            .map_err(|_| io::Error::other("the X12 engine thread panicked"))?
+            .map_err(|_| io::Error::other("the X12 engine thread panicked"))
+            .and_then(|r| r)
+            .map_err(&io_error)?;
+        let fingerprint = match pass1_run {
+            Some(handle) => Some(
+                handle
+                    .join()
+                    .map_err(|_| io::Error::other("the envelope thread panicked"))
+                    .and_then(|r| r)
+                    .map_err(&io_error)?,
+            ),
+            None => None,
+        };
+        Ok(PassTwo {
+            summary,
+            translator,
+            pass1: fingerprint,
+        })
     })
 }
