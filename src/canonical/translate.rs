@@ -841,10 +841,16 @@ fn translate_with<R: Read + Send, S: Sink>(
     let file_slot = std::sync::OnceLock::new();
     let config = engine_config(profiles, true);
     let joined = |what: &str| io::Error::other(format!("the {what} thread panicked"));
+    let hash_done = AtomicBool::new(false);
+    let hash_done = &hash_done;
     let (summary, counts, before) = std::thread::scope(|scope| {
         let hashing = std::thread::Builder::new()
             .name("edigate-sha256".into())
-            .spawn_scoped(scope, move || hash_all(hash_input))
+            .spawn_scoped(scope, move || {
+                let hashed = hash_all(hash_input);
+                hash_done.store(true, Ordering::Release);
+                hashed
+            })
             .map_err(read_error)?;
         let mut hashed = None;
         // Waits for the hash and makes the translator.
@@ -868,7 +874,7 @@ fn translate_with<R: Read + Send, S: Sink>(
             pass1: pass1_fingerprint,
         } = if large {
             pipeline::run_pipelined(
-                input, config, profiles, verdicts, options, start, pass1, read_error,
+                input, config, profiles, verdicts, options, hash_done, start, pass1, read_error,
             )?
         } else {
             let fingerprint = pass1().map_err(read_error)?;

@@ -26,7 +26,7 @@
 use std::io::{self, Read};
 use std::mem;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use super::{
@@ -57,6 +57,8 @@ const REUSE_MAX_BYTES: usize = 32 << 10;
 pub(super) const HOLD_SETS: usize = 4096;
 /// Segment bytes of one interchange held for its IEA before pass 1 is started instead.
 const HOLD_BYTES: usize = 16 << 20;
+/// Batches received before the translator exists (while the file is hashed), at most.
+const START_WAIT_BATCHES: usize = 32;
 
 /// How pass 2 runs.
 #[derive(Debug, Clone, Copy)]
@@ -431,7 +433,8 @@ impl Held {
 /// findings). An interchange with more than `hold_sets` sets, or one cut off by the end of the
 /// file, starts `pass1` on a helper thread from the start of the file; from then on pass 1
 /// closes the verdicts and events are replayed as they arrive (each lookup waits for pass 1).
-/// `start` makes the translator (it waits for the file's hash) before the first replay.
+/// `start` makes the translator (it waits for the file's hash) before the first replay, as soon
+/// as `startable` is set (the hash is known) or [`START_WAIT_BATCHES`] batches have arrived.
 /// Returns the summary and pass 1's fingerprint of the file, when pass 1 ran.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn run_pipelined<'t, R, S, E>(
@@ -440,6 +443,7 @@ pub(super) fn run_pipelined<'t, R, S, E>(
     profiles: &Profiles,
     verdicts: &EnvelopeVerdicts,
     options: Options,
+    startable: &AtomicBool,
     start: impl FnOnce() -> Result<Translator<'t, S>, E>,
     pass1: impl FnOnce() -> io::Result<(u64, u64)> + Send,
     io_error: impl Fn(io::Error) -> E,
@@ -511,6 +515,7 @@ where
         };
         let mut start = Some(start);
         let mut translator = None;
+        let mut waited = 0;
         let mut spare = Vec::new();
         let mut batches = batches.into_iter();
         loop {
@@ -533,10 +538,17 @@ where
             {
                 start_pass1(&mut held).map_err(&io_error)?;
             }
-            if held.ready > 0 && translator.is_none() {
-                if let Some(start) = start.take() {
-                    translator = Some(start()?);
-                }
+            // The translator is made once `startable` says it will not wait (the file's hash is
+            // known), or once what is ready to replay reaches a bound.
+            if translator.is_none() && !done {
+                waited += 1;
+            }
+            if held.ready > 0
+                && translator.is_none()
+                && (startable.load(Ordering::Acquire) || waited > START_WAIT_BATCHES || done)
+                && let Some(start) = start.take()
+            {
+                translator = Some(start()?);
             }
             if let Some(t) = translator.as_mut() {
                 let ready = held.ready;
