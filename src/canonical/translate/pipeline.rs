@@ -140,7 +140,7 @@ struct Producer<'a> {
     verdicts: &'a EnvelopeVerdicts,
     /// Batches, each with the bytes of the segments its sets carry.
     out: SyncSender<(Vec<Event>, usize)>,
-    /// Batches sent and not yet replayed by the caller's thread.
+    /// Batches sent and not yet received by the caller's thread.
     pending: &'a AtomicUsize,
     map_on: MapOn,
     /// Segment buffers the caller's thread has finished with.
@@ -201,7 +201,8 @@ impl Producer<'_> {
         let used = self.set.segments().len();
         let digest = self.set.finish_digest();
         let here = match self.map_on {
-            MapOn::Shared => self.pending.load(Ordering::Relaxed) >= BATCHES_IN_FLIGHT,
+            // A batch waits in the channel: the caller's thread is busy with an earlier one.
+            MapOn::Shared => self.pending.load(Ordering::Relaxed) >= 1,
             MapOn::Engine => true,
             MapOn::Caller => false,
         };
