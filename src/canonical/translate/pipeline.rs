@@ -57,11 +57,11 @@ const REUSE_MAX_BYTES: usize = 32 << 10;
 
 /// Sets of one interchange held for its IEA before pass 1 is started instead (see
 /// [`run_pipelined`]); with [`BATCH_BYTES`] this bounds what waits.
-pub(super) const HOLD_SETS: usize = 4096;
+pub(super) const HOLD_SETS: usize = 1024;
 /// Segment bytes of one interchange held for its IEA before pass 1 is started instead.
-const HOLD_BYTES: usize = 16 << 20;
+const HOLD_BYTES: usize = 4 << 20;
 /// Batches received before the translator exists (while the file is hashed), at most.
-const START_WAIT_BATCHES: usize = 32;
+const START_WAIT_BATCHES: usize = 8;
 
 /// How pass 2 runs.
 #[derive(Debug, Clone, Copy)]
