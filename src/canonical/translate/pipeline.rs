@@ -46,8 +46,9 @@ use crate::x12::segment::{OwnedSegment, Segment};
 const BATCH_SETS: usize = 64;
 /// A batch is sent once its copied segments reach this many bytes.
 const BATCH_BYTES: usize = 1 << 20;
-/// Batches waiting between the threads.
-const BATCHES_IN_FLIGHT: usize = 2;
+/// Batches waiting between the threads: enough for the engine's thread to run on through the
+/// next interchange while the caller's replays one it held.
+const BATCHES_IN_FLIGHT: usize = 6;
 /// While one batch waits, the engine's thread maps one set in this many.
 const ONE_WAITING_SHARE: usize = 6;
 /// A set's segment buffers go back to the engine's thread for reuse only when they hold at most
@@ -210,8 +211,8 @@ impl Producer<'_> {
             // one: with two waiting every set is mapped here, with one every
             // `ONE_WAITING_SHARE`th set (a share found by measuring the 214 and 856 benches).
             MapOn::Shared => match self.pending.load(Ordering::Relaxed) {
-                0 => false,
-                1 => {
+                0..=1 => false,
+                2..=3 => {
                     self.one_waiting = (self.one_waiting + 1) % ONE_WAITING_SHARE;
                     self.one_waiting == 0
                 }
