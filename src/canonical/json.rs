@@ -163,6 +163,13 @@ fn write_int<I: itoa::Integer>(out: &mut Vec<u8>, v: I) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
+/// Opens an externally tagged variant's body: `{"variant":` then `open` (`[` or `{`).
+fn open_variant<'a>(out: &'a mut Vec<u8>, variant: &str, open: &[u8]) -> Compound<'a> {
+    out.push(b'{');
+    write_str(out, variant, open);
+    Compound::open(out, b"")
+}
+
 /// The serializer: a handle on the output buffer.
 struct Json<'a>(&'a mut Vec<u8>);
 
@@ -328,9 +335,7 @@ impl<'a> ser::Serializer for Json<'a> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, JsonError> {
-        self.0.push(b'{');
-        write_str(self.0, variant, b":[");
-        Ok(Compound::open(self.0, b""))
+        Ok(open_variant(self.0, variant, b":["))
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, JsonError> {
         Ok(Compound::open(self.0, b"{"))
@@ -350,9 +355,7 @@ impl<'a> ser::Serializer for Json<'a> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, JsonError> {
-        self.0.push(b'{');
-        write_str(self.0, variant, b":{");
-        Ok(Compound::open(self.0, b""))
+        Ok(open_variant(self.0, variant, b":{"))
     }
 }
 

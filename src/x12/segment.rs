@@ -209,13 +209,7 @@ impl OwnedSegment {
     /// # Safety
     /// `v` must be a slice of `self.data`, and `self.ascii` must hold.
     unsafe fn ascii_text<'s>(&'s self, v: &'s [u8]) -> Option<&'s str> {
-        let is_space = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
-        let start = v.iter().position(|b| !is_space(b))?;
-        let end = v
-            .iter()
-            .rposition(|b| !is_space(b))
-            .map_or(start, |e| e + 1);
-        let v = &v[start..end];
+        let v = trim_ascii_space(v)?;
         debug_assert!(self.ascii && v.is_ascii());
         // SAFETY: the caller passes a slice of `self.data` while `self.ascii` holds (`refill` and
         // `from_elements` set it from the bytes they store); every byte of an all-ASCII buffer
@@ -229,18 +223,26 @@ impl OwnedSegment {
     }
 }
 
+/// `v` without what `str::trim` trims among ASCII bytes (tab to carriage return, vertical tab
+/// included unlike `trim_ascii`, and space); `None` when nothing is left.
+fn trim_ascii_space(v: &[u8]) -> Option<&[u8]> {
+    let is_space = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+    let start = v.iter().position(|b| !is_space(b))?;
+    let end = v
+        .iter()
+        .rposition(|b| !is_space(b))
+        .map_or(start, |e| e + 1);
+    Some(&v[start..end])
+}
+
 /// Bytes as trimmed text (lossy for bytes that are not UTF-8); `None` when nothing is left.
 fn trimmed_text(v: &[u8]) -> Option<Cow<'_, str>> {
     // ASCII (nearly every element): trim what `str::trim` trims in ASCII, tab to carriage
     // return and space (vertical tab included, unlike `trim_ascii`).
     if v.is_ascii() {
-        let is_space = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
-        let start = v.iter().position(|b| !is_space(b))?;
-        let end = v
-            .iter()
-            .rposition(|b| !is_space(b))
-            .map_or(start, |e| e + 1);
-        return std::str::from_utf8(&v[start..end]).ok().map(Cow::Borrowed);
+        return std::str::from_utf8(trim_ascii_space(v)?)
+            .ok()
+            .map(Cow::Borrowed);
     }
     let v = v.trim_ascii();
     if v.is_empty() {
