@@ -354,6 +354,14 @@ impl EnvelopeVerdicts {
         self.close(false, outcome.group.ordinal, note);
     }
 
+    /// Closes every group up to `ordinal` that is not closed yet, with no note.
+    fn close_groups_through(&self, ordinal: u32) {
+        let _notes = self.lock();
+        self.closed_groups
+            .fetch_max(ordinal.saturating_add(1), Ordering::Release);
+        self.closing.notify_all();
+    }
+
     /// Closes an interchange with what was found at its IEA.
     fn close_interchange(&self, outcome: &InterchangeOutcome) {
         let note = Note::from_findings(&outcome.findings, outcome.rejected());

@@ -407,6 +407,10 @@ struct Held {
     waiting_bytes: usize,
     /// Inside an interchange whose IEA has not arrived.
     inside: bool,
+    /// The last group begun.
+    last_group: Option<u32>,
+    /// A group or set came outside an interchange.
+    needs_pass1: bool,
     /// Pass 1 is running: it closes the verdicts, and everything is ready as it arrives.
     pass1: bool,
 }
@@ -417,6 +421,13 @@ impl Held {
     fn take(&mut self, event: Event, verdicts: &EnvelopeVerdicts) {
         match &event {
             Event::InterchangeStart(_) => self.inside = true,
+            // The engine reports groups and sets inside interchanges; anything else is left to
+            // pass 1 rather than to a verdict this thread would wait for and never close.
+            Event::GroupStart(..) | Event::Set { .. } | Event::GroupEnd(..) | Event::Ta1(..)
+                if !self.inside =>
+            {
+                self.needs_pass1 = true;
+            }
             Event::Set { .. } => self.waiting_sets += 1,
             Event::GroupEnd(_, outcome) if !self.pass1 => verdicts.close_group(outcome),
             Event::InterchangeEnd(outcome) => {
@@ -427,6 +438,16 @@ impl Held {
             }
             _ => {}
         }
+        if let Event::GroupStart(_, group) = &event {
+            self.last_group = Some(group.ordinal);
+        }
+        if let (Event::InterchangeEnd(_), Some(group), false) =
+            (&event, self.last_group, self.pass1)
+        {
+            // A group the engine ended without a GE has no verdict of its own (pass 1 records
+            // none either); closing it here keeps its sets from waiting for one.
+            verdicts.close_groups_through(group);
+        }
         self.events.push(event);
         if !self.inside || self.pass1 {
             self.ready = self.events.len();
@@ -435,9 +456,10 @@ impl Held {
         }
     }
 
-    /// Too much waits for an IEA: pass 1 must give the verdicts instead.
+    /// Too much waits for an IEA, or something came outside an interchange: pass 1 must give
+    /// the verdicts instead.
     fn too_much(&self, hold_sets: usize) -> bool {
-        self.waiting_sets > hold_sets || self.waiting_bytes > HOLD_BYTES
+        self.needs_pass1 || self.waiting_sets > hold_sets || self.waiting_bytes > HOLD_BYTES
     }
 }
 
@@ -513,6 +535,8 @@ where
             waiting_sets: 0,
             waiting_bytes: 0,
             inside: false,
+            last_group: None,
+            needs_pass1: false,
             pass1: false,
         };
         let mut pass1 = Some(pass1);
