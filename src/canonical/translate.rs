@@ -224,6 +224,17 @@ struct Notes {
     interchanges: HashMap<u32, Arc<Note>>,
 }
 
+impl Notes {
+    /// The notes of interchanges, or of groups.
+    fn of_mut(&mut self, interchange: bool) -> &mut HashMap<u32, Arc<Note>> {
+        if interchange {
+            &mut self.interchanges
+        } else {
+            &mut self.groups
+        }
+    }
+}
+
 /// A group's or interchange's note, or the empty note.
 pub(crate) struct NoteRef(Option<Arc<Note>>);
 
@@ -273,30 +284,43 @@ impl EnvelopeVerdicts {
     fn close(&self, interchange: bool, ordinal: u32, note: Option<Note>) {
         let mut notes = self.lock();
         if let Some(note) = note {
-            let map = if interchange {
-                &mut notes.interchanges
-            } else {
-                &mut notes.groups
-            };
-            map.insert(ordinal, Arc::new(note));
+            notes.of_mut(interchange).insert(ordinal, Arc::new(note));
             self.any.store(true, Ordering::Release);
         }
-        let closed = if interchange {
+        self.closed(interchange)
+            .fetch_max(ordinal.saturating_add(1), Ordering::Release);
+        self.closing.notify_all();
+    }
+
+    /// How far groups (or interchanges) are closed.
+    fn closed(&self, interchange: bool) -> &AtomicU32 {
+        if interchange {
             &self.closed_interchanges
         } else {
             &self.closed_groups
-        };
-        closed.fetch_max(ordinal.saturating_add(1), Ordering::Release);
-        self.closing.notify_all();
+        }
+    }
+
+    /// Closes a group with what was found at its GE.
+    fn close_group(&self, outcome: &GroupOutcome) {
+        let note = Note::from_findings(&outcome.findings, outcome.rejected());
+        self.close(false, outcome.group.ordinal, note);
+    }
+
+    /// Closes every group up to `ordinal` that is not closed yet, with no note.
+    fn close_groups_through(&self, ordinal: u32) {
+        self.close(false, ordinal, None);
+    }
+
+    /// Closes an interchange with what was found at its IEA.
+    fn close_interchange(&self, outcome: &InterchangeOutcome) {
+        let note = Note::from_findings(&outcome.findings, outcome.rejected());
+        self.close(true, outcome.interchange.ordinal, note);
     }
 
     /// Waits until `closed` passes `ordinal`, then reads its note.
     fn note(&self, interchange: bool, ordinal: u32) -> NoteRef {
-        let closed = if interchange {
-            &self.closed_interchanges
-        } else {
-            &self.closed_groups
-        };
+        let closed = self.closed(interchange);
         if closed.load(Ordering::Acquire) <= ordinal {
             let mut notes = self.lock();
             while closed.load(Ordering::Acquire) <= ordinal {
@@ -309,13 +333,7 @@ impl EnvelopeVerdicts {
         if !self.any.load(Ordering::Acquire) {
             return NoteRef(None);
         }
-        let notes = self.lock();
-        let map = if interchange {
-            &notes.interchanges
-        } else {
-            &notes.groups
-        };
-        NoteRef(map.get(&ordinal).cloned())
+        NoteRef(self.lock().of_mut(interchange).get(&ordinal).cloned())
     }
 
     fn group(&self, ordinal: u32) -> NoteRef {
@@ -344,28 +362,6 @@ impl Visitor for EnvelopeVerdicts {
 
     fn interchange_end(&mut self, outcome: &InterchangeOutcome) {
         Publish(self).interchange_end(outcome);
-    }
-}
-
-impl EnvelopeVerdicts {
-    /// Closes a group with what was found at its GE.
-    fn close_group(&self, outcome: &GroupOutcome) {
-        let note = Note::from_findings(&outcome.findings, outcome.rejected());
-        self.close(false, outcome.group.ordinal, note);
-    }
-
-    /// Closes every group up to `ordinal` that is not closed yet, with no note.
-    fn close_groups_through(&self, ordinal: u32) {
-        let _notes = self.lock();
-        self.closed_groups
-            .fetch_max(ordinal.saturating_add(1), Ordering::Release);
-        self.closing.notify_all();
-    }
-
-    /// Closes an interchange with what was found at its IEA.
-    fn close_interchange(&self, outcome: &InterchangeOutcome) {
-        let note = Note::from_findings(&outcome.findings, outcome.rejected());
-        self.close(true, outcome.interchange.ordinal, note);
     }
 }
 

@@ -94,9 +94,13 @@ impl AsciiBuf {
         s.bytes().for_each(|b| self.push(b));
     }
 
-    fn text(&self) -> Text {
+    fn as_str(&self) -> &str {
         // Only ASCII is pushed, so the bytes are always UTF-8.
-        Text::from(std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default())
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+
+    fn text(&self) -> Text {
+        Text::from(self.as_str())
     }
 }
 
@@ -300,7 +304,7 @@ pub fn format_offset(seconds_east: i32) -> Text {
 pub fn push_offset(out: &mut Text, seconds_east: i32) {
     let mut offset = AsciiBuf::new();
     push_offset_ascii(&mut offset, seconds_east);
-    out.push_str(std::str::from_utf8(&offset.bytes[..offset.len]).unwrap_or_default());
+    out.push_str(offset.as_str());
 }
 
 fn push_offset_ascii(out: &mut AsciiBuf, seconds_east: i32) {

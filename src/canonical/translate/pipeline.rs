@@ -450,10 +450,15 @@ impl Held {
         }
         self.events.push(event);
         if !self.inside || self.pass1 {
-            self.ready = self.events.len();
-            self.waiting_sets = 0;
-            self.waiting_bytes = 0;
+            self.all_ready();
         }
+    }
+
+    /// Every event taken in may be replayed.
+    fn all_ready(&mut self) {
+        self.ready = self.events.len();
+        self.waiting_sets = 0;
+        self.waiting_bytes = 0;
     }
 
     /// Too much waits for an IEA, or something came outside an interchange: pass 1 must give
@@ -549,9 +554,7 @@ where
                 pass1_run = Some(handle);
             }
             held.pass1 = true;
-            held.ready = held.events.len();
-            held.waiting_sets = 0;
-            held.waiting_bytes = 0;
+            held.all_ready();
             Ok(())
         };
         let mut start = Some(start);
