@@ -87,6 +87,9 @@ pub enum DecimalErrorReason {
 impl Decimal {
     /// Parses an X12 `R` value or a plain decimal (`.` separator, leading sign only).
     pub fn parse(text: &str) -> Result<Self, DecimalError> {
+        if is_normal(text.as_bytes()) {
+            return Ok(Decimal(CompactString::from(text)));
+        }
         Self::parse_with(text, &DecimalSyntax::default())
     }
 
@@ -126,6 +129,29 @@ impl Decimal {
     pub fn is_zero(&self) -> bool {
         self.0.bytes().all(|b| b == b'0' || b == b'.')
     }
+}
+
+/// Whether `text` is already in normal form, as most values are (`40`, `812.5`, `0.25`): digits
+/// with at most one inner point, no sign, no leading zero before another integer digit, not too
+/// long. Such a text normalises to itself.
+fn is_normal(text: &[u8]) -> bool {
+    let (Some(&first), Some(&last)) = (text.first(), text.last()) else {
+        return false;
+    };
+    let mut points = 0;
+    for &b in text {
+        match b {
+            b'0'..=b'9' => {}
+            b'.' => points += 1,
+            _ => return false,
+        }
+    }
+    let leading_zero = first == b'0' && text.get(1).is_some_and(u8::is_ascii_digit);
+    points <= 1
+        && first != b'.'
+        && last != b'.'
+        && !leading_zero
+        && text.len() - points <= MAX_DIGITS
 }
 
 /// The pieces of a decimal text before normalisation.
@@ -418,6 +444,33 @@ mod tests {
                 proptest::prop_assert!(value.is_number(), "{:?} -> {:?}", text, d);
             }
         }
+
+        /// `parse` takes a shortcut for texts already in normal form; it must give what the full
+        /// parse gives, for those and for everything else.
+        #[test]
+        fn shortcut_agrees_with_the_full_parse(text in "[+-]?0{0,2}[0-9]{0,3}[.]?[0-9]{0,3}[.a-]?") {
+            proptest::prop_assert_eq!(
+                Decimal::parse(&text),
+                Decimal::parse_with(&text, &DecimalSyntax::default())
+            );
+        }
+    }
+
+    #[test]
+    fn shortcut_edges() {
+        for text in [
+            "0", "0.0", "00", "0.", ".5", "5.", "1.2.3", "", "010", "0.50", "65536",
+        ] {
+            assert_eq!(
+                Decimal::parse(text),
+                Decimal::parse_with(text, &DecimalSyntax::default()),
+                "{text:?}"
+            );
+        }
+        let long = "9".repeat(MAX_DIGITS + 1);
+        assert!(Decimal::parse(&long).is_err());
+        let longest = format!("{}.5", "9".repeat(MAX_DIGITS - 1));
+        assert_eq!(Decimal::parse(&longest).unwrap().as_str(), longest);
     }
 
     #[test]
