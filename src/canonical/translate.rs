@@ -487,8 +487,8 @@ impl<'a, S: Sink> Translator<'a, S> {
         let set = &outcome.header;
         let set_ref = || SetRef {
             position: set.ordinal,
-            set_id: set.id.clone(),
-            control: set.control.clone(),
+            set_id: set.id.to_string(),
+            control: set.control.to_string(),
             interchange: ic.control().to_string(),
             group: group.control().to_string(),
         };

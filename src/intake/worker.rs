@@ -834,8 +834,8 @@ impl Visitor for LedgerRows {
             TransactionRow {
                 isa13: ic.control().to_string(),
                 gs06: group.control().to_string(),
-                st01: outcome.header.id.clone(),
-                st02: outcome.header.control.clone(),
+                st01: outcome.header.id.to_string(),
+                st02: outcome.header.control.to_string(),
                 verdict: verdict.to_string(),
                 findings_json: findings_json(&outcome.findings.list),
                 record_id: None,

@@ -190,7 +190,7 @@ fn set_ack(outcome: &SetOutcome) -> SetAck {
             CodeKind::Ak502 if !codes.contains(&code.value) => codes.push(code.value),
             CodeKind::Ak502 => {}
             CodeKind::Ak304 | CodeKind::Ak403 => {
-                let id = loc.segment_id.clone().unwrap_or_default();
+                let id = loc.segment_id.as_deref().unwrap_or_default().to_string();
                 let position = loc.segment_position.unwrap_or(0);
                 let seg_code = if code.kind == CodeKind::Ak304 {
                     code.value
@@ -208,7 +208,7 @@ fn set_ack(outcome: &SetOutcome) -> SetAck {
                         segments.push(SegmentError {
                             id,
                             position,
-                            loop_id: loc.loop_id.clone(),
+                            loop_id: loc.loop_id.as_ref().map(|l| l.to_string()),
                             code: seg_code,
                             elements: Vec::new(),
                         });
@@ -219,9 +219,9 @@ fn set_ack(outcome: &SetOutcome) -> SetAck {
                     segments[idx].elements.push(ElementError {
                         position: loc.element.unwrap_or(0),
                         component: loc.component,
-                        reference: loc.element_ref.clone().unwrap_or_default(),
+                        reference: loc.element_ref.as_deref().unwrap_or_default().to_string(),
                         code: code.value,
-                        bad_value: loc.bad_value.clone(),
+                        bad_value: loc.bad_value.as_ref().map(|v| v.to_string()),
                     });
                 }
             }
@@ -241,9 +241,9 @@ fn set_ack(outcome: &SetOutcome) -> SetAck {
         "A"
     };
     SetAck {
-        id: outcome.header.id.clone(),
-        control: outcome.header.control.clone(),
-        convention: outcome.header.convention.clone(),
+        id: outcome.header.id.to_string(),
+        control: outcome.header.control.to_string(),
+        convention: outcome.header.convention.as_ref().map(|c| c.to_string()),
         status,
         codes: if status == "A" { Vec::new() } else { codes },
         segments,

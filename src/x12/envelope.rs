@@ -10,6 +10,7 @@
 //! - The engine pushes events to a [`Visitor`] as the input streams past; a set's verdict is
 //!   known at its SE, a group's at its GE, an interchange's at its IEA.
 
+use compact_str::CompactString;
 use rustc_hash::FxHashSet;
 use std::io::{self, Read};
 
@@ -100,11 +101,11 @@ pub struct SetHeader {
     /// Byte offset of its ST.
     pub offset: u64,
     /// ST01.
-    pub id: String,
+    pub id: CompactString,
     /// ST02.
-    pub control: String,
+    pub control: CompactString,
     /// ST03, when sent.
-    pub convention: Option<String>,
+    pub convention: Option<CompactString>,
 }
 
 /// A set's verdict.
@@ -129,7 +130,7 @@ pub struct SetOutcome {
     /// What was found.
     pub findings: Findings,
     /// The grammar version it was validated against, if any.
-    pub grammar_version: Option<String>,
+    pub grammar_version: Option<CompactString>,
 }
 
 impl SetOutcome {
@@ -291,7 +292,7 @@ struct OpenSet<'g> {
     count: u32,
     findings: Findings,
     validator: Option<SetValidator<'g>>,
-    grammar_version: Option<String>,
+    grammar_version: Option<CompactString>,
     base: Location,
 }
 
@@ -389,6 +390,11 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).trim().to_string()
 }
 
+/// [`text`] held inline when short (control numbers, set ids, tags): no allocation per set.
+fn compact_text(b: &[u8]) -> CompactString {
+    CompactString::from(String::from_utf8_lossy(b).trim())
+}
+
 /// Whether two control numbers are equal as numbers (`0001` and `1`), both being all digits.
 fn numeric_eq(a: &str, b: &str) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
@@ -403,8 +409,8 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
     fn base(&self, offset: u64) -> Location {
         Location {
             offset,
-            interchange: self.ic.as_ref().map(|i| i.ic.control().to_string()),
-            group: self.group.as_ref().map(|g| g.group.control().to_string()),
+            interchange: self.ic.as_ref().map(|i| i.ic.control().into()),
+            group: self.group.as_ref().map(|g| g.group.control().into()),
             set_id: self.set.as_ref().map(|s| s.header.id.clone()),
             set: self.set.as_ref().map(|s| s.header.control.clone()),
             ..Location::default()
@@ -496,7 +502,7 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
             }
             Token::Oversized { offset, len, tag } => {
                 let mut loc = self.base(offset);
-                loc.segment_id = Some(bad_value(&tag));
+                loc.segment_id = Some(bad_value(&tag).into());
                 if let Some(s) = &mut self.set {
                     s.count += 1;
                     loc.segment_position = Some(s.count);
@@ -529,7 +535,7 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
         let mut findings = Findings::default();
         let loc = Location {
             offset,
-            interchange: Some(ic.control().to_string()),
+            interchange: Some(ic.control().into()),
             segment_id: Some("ISA".into()),
             ..Location::default()
         };
@@ -638,7 +644,7 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                     }
                 } else {
                     let mut loc = self.base(seg.offset);
-                    loc.segment_id = Some(text(seg.tag()));
+                    loc.segment_id = Some(compact_text(seg.tag()));
                     self.group_finding(
                         Rule::StraySegment,
                         None,
@@ -742,9 +748,9 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
         let header = SetHeader {
             ordinal: self.set_ordinal,
             offset: seg.offset,
-            id: text(seg.element(1)),
-            control: text(seg.element(2)),
-            convention: Some(text(seg.element(3))).filter(|s| !s.is_empty()),
+            id: compact_text(seg.element(1)),
+            control: compact_text(seg.element(2)),
+            convention: Some(compact_text(seg.element(3))).filter(|s| !s.is_empty()),
         };
         if self.group.is_none() {
             let loc = self.base(seg.offset);
@@ -766,8 +772,8 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
         let dup = !group.st02.insert(ControlKey::of(&header.control));
         let mut base = Location {
             offset: seg.offset,
-            interchange: Some(ic.ic.control().to_string()),
-            group: Some(group.group.control().to_string()),
+            interchange: Some(ic.ic.control().into()),
+            group: Some(group.group.control().into()),
             set_id: Some(header.id.clone()),
             set: Some(header.control.clone()),
             ..Location::default()
@@ -841,7 +847,7 @@ impl<'g, V: Visitor> Engine<'g, '_, V> {
                             ),
                         );
                     }
-                    grammar_version = Some(g.version.clone());
+                    grammar_version = Some(g.version.as_str().into());
                     if self.config.validate_grammar {
                         validator = Some(SetValidator::with_scratch(
                             g,

@@ -1,5 +1,6 @@
 //! Findings: what validation found, where, with the X12 code its acknowledgment carries.
 
+use compact_str::CompactString;
 use serde::Serialize;
 
 use super::policy::{Policy, Rule};
@@ -107,25 +108,25 @@ pub struct Location {
     pub offset: u64,
     /// ISA13 of the interchange.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub interchange: Option<String>,
+    pub interchange: Option<CompactString>,
     /// GS06 of the group.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub group: Option<String>,
+    pub group: Option<CompactString>,
     /// ST01 of the set.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub set_id: Option<String>,
+    pub set_id: Option<CompactString>,
     /// ST02 of the set.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub set: Option<String>,
+    pub set: Option<CompactString>,
     /// Segment position within the set (ST = 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment_position: Option<u32>,
     /// Segment tag.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub segment_id: Option<String>,
+    pub segment_id: Option<CompactString>,
     /// Loop id of the loop holding the segment.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub loop_id: Option<String>,
+    pub loop_id: Option<CompactString>,
     /// Element position (1-based).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub element: Option<u16>,
@@ -134,10 +135,10 @@ pub struct Location {
     pub component: Option<u16>,
     /// Data element reference number.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub element_ref: Option<String>,
+    pub element_ref: Option<CompactString>,
     /// A copy of the bad value (at most 99 characters).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bad_value: Option<String>,
+    pub bad_value: Option<CompactString>,
 }
 
 impl std::fmt::Display for Location {

@@ -93,8 +93,8 @@ impl Visitor for ReportVisitor {
                 position: outcome.header.ordinal,
                 interchange: ic.control().to_string(),
                 group: group.control().to_string(),
-                set_id: outcome.header.id.clone(),
-                control: outcome.header.control.clone(),
+                set_id: outcome.header.id.to_string(),
+                control: outcome.header.control.to_string(),
                 verdict: outcome.verdict(),
             });
         }

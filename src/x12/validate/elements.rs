@@ -34,7 +34,7 @@ impl SetValidator<'_> {
         if last > def.elements.len() {
             let mut loc = self.loc(seg, position);
             loc.element = Some(def.elements.len() as u16 + 1);
-            loc.bad_value = Some(bad_value(seg.element(def.elements.len() + 1)));
+            loc.bad_value = Some(bad_value(seg.element(def.elements.len() + 1)).into());
             self.find(
                 out,
                 Rule::TooManyElements,
@@ -444,9 +444,9 @@ impl SetValidator<'_> {
         let mut loc = self.loc(seg, position);
         loc.element = Some(n as u16);
         loc.component = comp.map(|c| c as u16);
-        loc.element_ref = Some(ed.reference.clone());
+        loc.element_ref = Some(ed.reference.as_str().into());
         if !value.is_empty() {
-            loc.bad_value = Some(bad_value(value));
+            loc.bad_value = Some(bad_value(value).into());
         }
         self.find(out, rule, Some(Code::element(code)), loc, msg);
     }

@@ -20,8 +20,8 @@ impl SetValidator<'_> {
         let hl_finding = |this: &Self, out: &mut Findings, rule: Rule, n: usize, msg: String| {
             let mut loc = this.loc(seg, position);
             loc.element = Some(n as u16);
-            loc.element_ref = Some(["628", "734", "735"][n - 1].to_string());
-            loc.bad_value = Some(bad_value(seg.element(n)));
+            loc.element_ref = Some(["628", "734", "735"][n - 1].into());
+            loc.bad_value = Some(bad_value(seg.element(n)).into());
             this.find(out, rule, Some(Code::element("7")), loc, msg);
         };
         if id.is_empty() {

@@ -19,6 +19,7 @@ use super::finding::{Code, Finding, Location, bad_value};
 use super::grammar::{Entry, Grammar, Tag, tag_key};
 use super::policy::{Policy, Rule};
 use super::segment::Segment;
+use compact_str::CompactString;
 use hierarchy::{HlLevels, PackedStructure, level_key};
 pub use values::{decimal_len, valid_date, valid_time};
 
@@ -143,15 +144,15 @@ impl<'g> SetValidator<'g> {
         let mut loc = self.base.clone();
         loc.offset = seg.offset;
         loc.segment_position = Some(position);
-        loc.segment_id = Some(String::from_utf8_lossy(seg.tag()).into_owned());
+        loc.segment_id = Some(String::from_utf8_lossy(seg.tag()).as_ref().into());
         loc.loop_id = self.current_loop();
         loc
     }
 
-    fn current_loop(&self) -> Option<String> {
+    fn current_loop(&self) -> Option<CompactString> {
         let top = self.stack.last()?;
         let id = &self.grammar.loops[top.loop_index].id;
-        (!id.is_empty()).then(|| id.clone())
+        (!id.is_empty()).then(|| id.as_str().into())
     }
 
     fn find(&self, out: &mut Findings, rule: Rule, code: Option<Code>, loc: Location, msg: String) {
@@ -393,9 +394,9 @@ impl<'g> SetValidator<'g> {
             if required {
                 let name = tag_name(tag);
                 let mut loc = self.loc(seg, position);
-                loc.segment_id = Some(name.clone());
+                loc.segment_id = Some(name.as_str().into());
                 let lid = &g.loops[f.loop_index].id;
-                loc.loop_id = (!lid.is_empty()).then(|| lid.clone());
+                loc.loop_id = (!lid.is_empty()).then(|| lid.as_str().into());
                 self.find(
                     out,
                     Rule::MandatorySegment,
