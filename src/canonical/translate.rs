@@ -52,7 +52,7 @@ mod output;
 mod pipeline;
 mod reading;
 
-use capture::{SetCapture, capture_ta1};
+use capture::{SetCapture, SetDigester, capture_ta1};
 pub use fuzzing::check_translation;
 pub use output::{Collect, Rejected, Rejection, SetRef, Sink, Skipped};
 use pipeline::{Options, PassTwo};

@@ -217,6 +217,19 @@ impl OwnedSegment {
         Some(unsafe { std::str::from_utf8_unchecked(v) })
     }
 
+    /// The copied segment seen as a tokenized one again, under its interchange's `delimiters`
+    /// (the bytes and bounds are those copied, so whatever reads a [`Segment`] reads it alike).
+    pub fn as_segment<'s>(&'s self, delimiters: &'s Delimiters) -> Segment<'s> {
+        Segment {
+            offset: self.offset,
+            data: &self.data,
+            bounds: &self.bounds,
+            delimiters,
+            lowercase_tag: false,
+            unterminated: false,
+        }
+    }
+
     /// Whether the tag equals `tag`.
     pub fn is(&self, tag: &str) -> bool {
         self.tag() == tag.as_bytes()

@@ -3,6 +3,7 @@
 
 use super::{EnvelopeVerdicts, mapper};
 use crate::canonical::id::{ContentDigest, SeparatorMap};
+use crate::x12::delimiters::Delimiters;
 use crate::x12::envelope::{Group, Interchange, SetHeader};
 use crate::x12::segment::{OwnedSegment, Segment};
 
@@ -58,12 +59,46 @@ pub(super) struct SetCapture {
     pub(super) on: bool,
     pub(super) segments: Vec<OwnedSegment>,
     used: usize,
+    /// The content digest is left to whoever maps the copy ([`SetDigester`]), so that the
+    /// thread that reads the file does not also hash every set.
+    defer_digest: bool,
+    /// The delimiters of the copied segments' interchange.
+    pub(super) delimiters: Option<Delimiters>,
+    digest: SetDigester,
+}
+
+/// A content digest and its separator map, kept from one set to the next.
+#[derive(Default)]
+pub(super) struct SetDigester {
     digest: ContentDigest,
-    /// The digest's separator map for the current interchange's delimiters.
+    /// The separator map for the current interchange's delimiters.
     separators: SeparatorMap,
 }
 
+impl SetDigester {
+    /// The content digest of copied segments: the one [`SetCapture`] makes as it copies them.
+    pub(super) fn of(&mut self, segments: &[OwnedSegment], delimiters: &Delimiters) -> [u8; 32] {
+        self.digest.reset();
+        for seg in segments {
+            push_digest(
+                &mut self.digest,
+                &seg.as_segment(delimiters),
+                &mut self.separators,
+            );
+        }
+        self.digest.finish_reset()
+    }
+}
+
 impl SetCapture {
+    /// A capture that copies segments only; their digest is made by [`SetDigester::of`].
+    pub(super) fn deferring_digest() -> Self {
+        SetCapture {
+            defer_digest: true,
+            ..SetCapture::default()
+        }
+    }
+
     /// A set begins: it is copied only when it can become a record (its interchange and group
     /// not rejected, a mapper for its kind).
     pub(super) fn start(
@@ -77,13 +112,17 @@ impl SetCapture {
             && !verdicts.group(group.ordinal).rejected
             && mapper(&set.id).is_ok();
         self.used = 0;
-        self.digest.reset();
+        self.digest.digest.reset();
     }
 
     /// Copies and digests a segment of the open set, when it is being copied.
     pub(super) fn segment(&mut self, seg: &Segment<'_>, position: u32) {
         if self.on {
-            push_digest(&mut self.digest, seg, &mut self.separators);
+            self.delimiters = Some(*seg.delimiters);
+            if !self.defer_digest {
+                let d = &mut self.digest;
+                push_digest(&mut d.digest, seg, &mut d.separators);
+            }
             match self.segments.get_mut(self.used) {
                 Some(slot) => slot.refill(seg, position),
                 None => self
@@ -102,7 +141,7 @@ impl SetCapture {
     /// The open set's content digest (zeros when it is not being copied).
     pub(super) fn finish_digest(&mut self) -> [u8; 32] {
         if self.on {
-            self.digest.finish_reset()
+            self.digest.digest.finish_reset()
         } else {
             [0; 32]
         }
@@ -169,6 +208,48 @@ mod tests {
             let mut elements = elements;
             elements[0] = b"REF".to_vec();
             digests_agree(&elements, &delimiters);
+        }
+    }
+
+    proptest::proptest! {
+        /// A set digested later from its copies (as the two-thread translation does) has the
+        /// digest it gets when digested as it streams past.
+        #[test]
+        fn deferred_digest_matches_streaming_digest(
+            segments in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::collection::vec(proptest::sample::select(b"AB1 >^:*".to_vec()), 0..5),
+                    0..6,
+                ),
+                1..6,
+            ),
+            repetition in proptest::option::of(proptest::sample::select(b"^|".to_vec())),
+        ) {
+            let delimiters = crate::x12::delimiters::Delimiters::standard(repetition);
+            let mut streaming = SetCapture { on: true, ..SetCapture::default() };
+            let mut deferred = SetCapture { on: true, ..SetCapture::deferring_digest() };
+            for (i, elements) in segments.iter().enumerate() {
+                let mut data = b"REF".to_vec();
+                let mut bounds = vec![(0u32, 3u32)];
+                for e in elements {
+                    data.push(delimiters.element);
+                    let start = data.len() as u32;
+                    data.extend_from_slice(e);
+                    bounds.push((start, data.len() as u32));
+                }
+                let seg = Segment {
+                    offset: 0,
+                    data: &data,
+                    bounds: &bounds,
+                    delimiters: &delimiters,
+                    lowercase_tag: false,
+                    unterminated: false,
+                };
+                streaming.segment(&seg, i as u32 + 1);
+                deferred.segment(&seg, i as u32 + 1);
+            }
+            let later = SetDigester::default().of(deferred.segments(), &delimiters);
+            proptest::prop_assert_eq!(streaming.finish_digest(), later);
         }
     }
 

@@ -31,10 +31,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use super::{
-    EnvelopeVerdicts, Mapping, SetCapture, Sink, Translator, capture_ta1, map_set, set_rejected,
+    EnvelopeVerdicts, Mapping, SetCapture, SetDigester, Sink, Translator, capture_ta1, map_set,
+    set_rejected,
 };
 use crate::canonical::map::{Mapped, SetContext, Unmapped};
 use crate::canonical::profile::{GroupSettings, Profile, Profiles};
+use crate::x12::delimiters::Delimiters;
 use crate::x12::envelope::{
     EngineConfig, FileSummary, Group, GroupOutcome, Interchange, InterchangeOutcome, SetHeader,
     SetOutcome, Visitor, run,
@@ -112,12 +114,12 @@ pub(super) enum MapOn {
 enum SetWork {
     /// Mapped on the engine's thread.
     Mapped(MappedSet),
-    /// Its copied segments (`segments[..used]`) and content digest, to be mapped by the caller's
-    /// thread.
+    /// Its copied segments (`segments[..used]`) and their interchange's delimiters, to be
+    /// digested and mapped by the caller's thread.
     Segments {
         segments: Vec<OwnedSegment>,
         used: usize,
-        digest: [u8; 32],
+        delimiters: Delimiters,
     },
 }
 
@@ -163,8 +165,10 @@ struct Producer<'a> {
     /// translator chooses them.
     profile: Option<&'a Profile>,
     settings: Option<GroupSettings<'a>>,
-    /// The open set's copy.
+    /// The open set's copy (its digest is made by whichever thread maps it).
     set: SetCapture,
+    /// Digests the sets mapped on this thread.
+    digester: SetDigester,
 }
 
 impl Producer<'_> {
@@ -205,7 +209,7 @@ impl Producer<'_> {
             return None;
         }
         let used = self.set.segments().len();
-        let digest = self.set.finish_digest();
+        let delimiters = self.set.delimiters?;
         let here = match self.map_on {
             // Batches waiting in the channel mean the caller's thread is busy with an earlier
             // one: with two waiting every set is mapped here, with one every
@@ -227,7 +231,7 @@ impl Producer<'_> {
             return Some(SetWork::Segments {
                 segments,
                 used,
-                digest,
+                delimiters,
             });
         }
         let unknown;
@@ -244,6 +248,7 @@ impl Producer<'_> {
             header: &outcome.header,
             settings,
         };
+        let digest = self.digester.of(self.set.segments(), &delimiters);
         let mapped = map_set(&outcome.header.id, &ctx, self.set.segments());
         Some(SetWork::Mapped((Box::new(mapped), digest)))
     }
@@ -332,11 +337,13 @@ fn shared<T: Clone>(slot: &mut Option<Arc<T>>, value: &T, same: impl Fn(&T, &T) 
     }
 }
 
-/// Feeds events to the translator; collects the segment buffers they carried into `spare`.
+/// Feeds events to the translator, digesting the sets it maps; collects the segment buffers
+/// they carried into `spare`.
 fn replay<S: Sink>(
     translator: &mut Translator<'_, S>,
     events: impl Iterator<Item = Event>,
     spare: &mut Vec<Vec<OwnedSegment>>,
+    digester: &mut SetDigester,
 ) {
     for event in events {
         match event {
@@ -364,9 +371,10 @@ fn replay<S: Sink>(
                 Some(SetWork::Segments {
                     segments,
                     used,
-                    digest,
+                    delimiters,
                 }) => {
                     let used = used.min(segments.len());
+                    let digest = digester.of(&segments[..used], &delimiters);
                     translator.settle_set(
                         &interchange,
                         &group,
@@ -527,7 +535,8 @@ where
                     group: None,
                     profile: None,
                     settings: None,
-                    set: SetCapture::default(),
+                    set: SetCapture::deferring_digest(),
+                    digester: SetDigester::default(),
                 };
                 let summary = run(reader, config, &mut producer);
                 producer.flush();
@@ -561,6 +570,7 @@ where
         let mut translator = None;
         let mut waited = 0;
         let mut spare = Vec::new();
+        let mut digester = SetDigester::default();
         let mut batches = batches.into_iter();
         loop {
             let batch = batches.next();
@@ -597,7 +607,7 @@ where
             if let Some(t) = translator.as_mut() {
                 let ready = held.ready;
                 held.ready = 0;
-                replay(t, held.events.drain(..ready), &mut spare);
+                replay(t, held.events.drain(..ready), &mut spare, &mut digester);
                 // A full return channel only means the engine's thread has buffers enough.
                 if !spare.is_empty() {
                     let _ = give_back.try_send(mem::take(&mut spare));
