@@ -17,7 +17,7 @@ use super::milestone::{self, Resolution, StatusCodes, TimedEvent};
 use super::record::Text;
 use super::record::{Equipment, Location, Milestone, Payload, ShipmentStatus, StatusEvent};
 use super::x12util::{
-    DateTimeParts, PartyReader, ReferenceCollector, decimal, format_date, format_time, push_offset,
+    DateTimeParts, PartyReader, ReferenceCollector, decimal, format_date, format_time,
     resolve_offset,
 };
 use crate::x12::segment::OwnedSegment;
@@ -244,12 +244,7 @@ impl<'a> Reader<'a> {
             }
         };
         let key = offset.map_or(naive_key, |o| naive_key - i64::from(o));
-        let at = when.time.and_then(|_| when.local_text()).map(|mut text| {
-            if let Some(o) = offset {
-                push_offset(&mut text, o);
-            }
-            text
-        });
+        let at = when.time.and_then(|_| when.text_with_offset(offset));
         (at, Some(key))
     }
 

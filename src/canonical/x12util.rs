@@ -199,12 +199,20 @@ impl DateTimeParts {
 
     /// `YYYY-MM-DDTHH:MM[:SS]`, or just the date when no time was sent.
     pub fn local_text(&self) -> Option<Text> {
+        self.text_with_offset(None)
+    }
+
+    /// [`Self::local_text`] followed by the offset (as [`format_offset`] writes it), when known.
+    pub fn text_with_offset(&self, seconds_east: Option<i32>) -> Option<Text> {
         let date = self.date?;
         let mut out = AsciiBuf::new();
         push_date(&mut out, date);
         if let Some((t, s)) = self.time {
             out.push(b'T');
             push_time(&mut out, t, s);
+        }
+        if let Some(o) = seconds_east {
+            push_offset_ascii(&mut out, o);
         }
         Some(out.text())
     }
@@ -298,13 +306,6 @@ pub fn format_offset(seconds_east: i32) -> Text {
     let mut out = AsciiBuf::new();
     push_offset_ascii(&mut out, seconds_east);
     out.text()
-}
-
-/// Appends `Z`, `+hh:mm` or `-hh:mm`.
-pub fn push_offset(out: &mut Text, seconds_east: i32) {
-    let mut offset = AsciiBuf::new();
-    push_offset_ascii(&mut offset, seconds_east);
-    out.push_str(offset.as_str());
 }
 
 fn push_offset_ascii(out: &mut AsciiBuf, seconds_east: i32) {
