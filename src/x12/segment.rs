@@ -240,6 +240,12 @@ impl OwnedSegment {
 /// included unlike `trim_ascii`, and space); `None` when nothing is left.
 fn trim_ascii_space(v: &[u8]) -> Option<&[u8]> {
     let is_space = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+    // Most values neither start nor end with white space: nothing to look for in between.
+    match (v.first(), v.last()) {
+        (None, _) | (_, None) => return None,
+        (Some(first), Some(last)) if !is_space(first) && !is_space(last) => return Some(v),
+        _ => {}
+    }
     let start = v.iter().position(|b| !is_space(b))?;
     let end = v
         .iter()
