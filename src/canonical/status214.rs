@@ -200,7 +200,11 @@ impl<'a> Reader<'a> {
         let time_code = seg.get(7);
         let (at, time_key) = self.event_time(&when, time_code.as_deref(), lx);
 
-        let mut event = StatusEvent::new(norm.milestone);
+        // Built in place: an event is several hundred bytes, not worth a copy into the list.
+        self.status.events.push(StatusEvent::new(norm.milestone));
+        let Some(event) = self.status.events.last_mut() else {
+            return;
+        };
         event.status_code = status;
         event.reason_code = reason;
         event.appointment_code = appointment;
@@ -214,9 +218,8 @@ impl<'a> Reader<'a> {
         if let Some((pending_lx, lading)) = &self.pending_at8
             && *pending_lx == lx
         {
-            apply_lading(&mut event, lading);
+            apply_lading(event, lading);
         }
-        self.status.events.push(event);
         self.meta.push(EventMeta {
             lx,
             time_key,
