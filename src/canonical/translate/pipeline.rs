@@ -61,8 +61,10 @@ const REUSE_MAX_BYTES: usize = 32 << 10;
 /// Sets of one interchange held for its IEA before pass 1 is started instead (see
 /// [`run_pipelined`]); with [`BATCH_BYTES`] this bounds what waits.
 pub(super) const HOLD_SETS: usize = 1024;
-/// Segment bytes of one interchange held for its IEA before pass 1 is started instead.
-const HOLD_BYTES: usize = 4 << 20;
+/// Segment bytes of one interchange held for its IEA before pass 1 is started instead (as
+/// [`held_bytes`] counts them). An interchange of a few hundred 856s, each with a few hundred
+/// segments, is held (pass 1 would read the whole file once more for it).
+const HOLD_BYTES: usize = 8 << 20;
 /// Batches received before the translator exists (while the file is hashed), at most.
 const START_WAIT_BATCHES: usize = 8;
 
@@ -289,7 +291,7 @@ impl Visitor for Producer<'_> {
 
     fn set_segment(&mut self, seg: &Segment<'_>, position: u32) {
         if self.set.on {
-            self.batch_bytes += seg.data.len() + 16 * seg.bounds.len();
+            self.batch_bytes += held_bytes(seg);
         }
         self.set.segment(seg, position);
     }
@@ -322,6 +324,11 @@ impl Visitor for Producer<'_> {
     fn file_finding(&mut self, finding: &Finding) {
         self.push(Event::FileFinding(Box::new(finding.clone())));
     }
+}
+
+/// What a copied segment holds in memory: its bytes, its element bounds and the copy itself.
+fn held_bytes(seg: &Segment<'_>) -> usize {
+    seg.data.len() + mem::size_of_val(seg.bounds) + mem::size_of::<OwnedSegment>()
 }
 
 /// `value` as a shared copy: the one in `slot` while it is the same (by `same`), else a new one
