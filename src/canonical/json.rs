@@ -5,12 +5,9 @@
 //! (compact form, this crate's serde_json features) would write, or fails where serde_json fails.
 //! The unit tests check this differentially against serde_json on every record the fixtures make
 //! and on generated strings, numbers and nested shapes. What makes it faster:
-//! - A string (value or key) is first checked eight bytes at a time for anything JSON must escape
-//!   (`"`, `\`, bytes below 0x20); a clean string is copied whole. Only a string that needs
-//!   escaping takes the byte-by-byte path, which escapes as serde_json does: the short forms
-//!   `\" \\ \n \r \t \b \f`, other control bytes as `\u00xx` in lower-case hex, and nothing else
-//!   (not 0x7F, not non-ASCII).
-//! - A struct field is written as `,"key":` with one reservation; integers go through `itoa`.
+//! - A string (value or key) is checked eight bytes at a time for anything JSON must escape and,
+//!   when clean, written with one capacity check (see `strings`); a struct field's `,"key":` is
+//!   one such write. Integers go through `itoa`.
 //! - serde_json's `RawValue` (a struct named [`RAW_VALUE_TOKEN`] with one field of that name
 //!   holding the JSON text) is copied verbatim, as serde_json does; [`Decimal`] relies on it.
 //!
@@ -23,6 +20,10 @@ use std::fmt::Display;
 
 use serde::Serialize;
 use serde::ser::{self, Impossible};
+
+use strings::{write_key, write_str};
+
+mod strings;
 
 /// The struct (and field) name through which serde_json's `RawValue` serializes its text.
 pub const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
@@ -68,97 +69,6 @@ pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, JsonError> 
     String::from_utf8(out).map_err(|_| JsonError::NotUtf8)
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// True when some byte of `w` is below 0x20, `"` or `\`. Each term is the classic "some byte is
-/// zero / below n" word test, exact as a yes/no answer for n <= 0x80.
-#[inline]
-fn word_needs_escape(w: u64) -> bool {
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-    (below_space
-        | zero_byte(w ^ (ONES * u64::from(b'"')))
-        | zero_byte(w ^ (ONES * u64::from(b'\\'))))
-        != 0
-}
-
-/// True when a byte needs escaping in a JSON string.
-fn byte_needs_escape(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\'
-}
-
-/// True when no byte of `bytes` needs escaping in a JSON string. Every load has a fixed size (no
-/// copy of a variable-length tail): a short string is read as two overlapping halves, a long
-/// one word by word and then its last eight bytes, overlapping bytes already checked. (A word
-/// that cannot be read counts as needing escapes: the slow path is always right.)
-#[inline]
-fn is_plain(bytes: &[u8]) -> bool {
-    let n = bytes.len();
-    if n < 4 {
-        return !bytes.iter().any(|&b| byte_needs_escape(b));
-    }
-    if n < 8 {
-        let half =
-            |i: usize| u32::from_ne_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
-        return !word_needs_escape(u64::from(half(0)) | u64::from(half(n - 4)) << 32);
-    }
-    let word = |i: usize| <[u8; 8]>::try_from(&bytes[i..i + 8]).map_or(0, u64::from_ne_bytes);
-    let mut i = 0;
-    while i + 8 <= n {
-        if word_needs_escape(word(i)) {
-            return false;
-        }
-        i += 8;
-    }
-    i == n || !word_needs_escape(word(n - 8))
-}
-
-/// Appends `s` as a quoted JSON string, then `suffix` (`:` after a key).
-#[inline]
-fn write_str(out: &mut Vec<u8>, s: &str, suffix: &[u8]) {
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2 + suffix.len());
-    out.push(b'"');
-    if is_plain(bytes) {
-        out.extend_from_slice(bytes);
-    } else {
-        write_escaped(out, bytes);
-    }
-    out.push(b'"');
-    out.extend_from_slice(suffix);
-}
-
-/// The escaping path: copies runs of plain bytes, escaping the others as serde_json does.
-#[cold]
-fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short = match b {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'\n' => b'n',
-            b'\r' => b'r',
-            b'\t' => b't',
-            0x08 => b'b',
-            0x0C => b'f',
-            0x00..=0x1F => b'u',
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[run..i]);
-        run = i + 1;
-        if short == b'u' {
-            let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xF)]];
-            out.extend_from_slice(b"\\u00");
-            out.extend_from_slice(&hex);
-        } else {
-            out.extend_from_slice(&[b'\\', short]);
-        }
-    }
-    out.extend_from_slice(&bytes[run..]);
-}
-
 fn write_int<I: itoa::Integer>(out: &mut Vec<u8>, v: I) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
@@ -166,8 +76,8 @@ fn write_int<I: itoa::Integer>(out: &mut Vec<u8>, v: I) {
 /// Opens an externally tagged variant's body: `{"variant":` then `open` (`[` or `{`).
 fn open_variant<'a>(out: &'a mut Vec<u8>, variant: &str, open: &[u8]) -> Compound<'a> {
     out.push(b'{');
-    write_str(out, variant, open);
-    Compound::open(out, b"")
+    write_key(out, false, variant);
+    Compound::open(out, open)
 }
 
 /// The serializer: a handle on the output buffer.
@@ -213,8 +123,8 @@ impl<'a> Compound<'a> {
                 Err(JsonError::InvalidRawValue)
             };
         }
-        self.comma();
-        write_str(self.out, key, b":");
+        write_key(self.out, !self.first, key);
+        self.first = false;
         value.serialize(Json(self.out))
     }
 
@@ -261,11 +171,11 @@ impl<'a> ser::Serializer for Json<'a> {
         Ok(serde_json::to_writer(self.0, &v)?)
     }
     fn serialize_char(self, v: char) -> Result<(), JsonError> {
-        write_str(self.0, v.encode_utf8(&mut [0; 4]), b"");
+        write_str(self.0, v.encode_utf8(&mut [0; 4]));
         Ok(())
     }
     fn serialize_str(self, v: &str) -> Result<(), JsonError> {
-        write_str(self.0, v, b"");
+        write_str(self.0, v);
         Ok(())
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<(), JsonError> {
@@ -335,7 +245,7 @@ impl<'a> ser::Serializer for Json<'a> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, JsonError> {
-        Ok(open_variant(self.0, variant, b":["))
+        Ok(open_variant(self.0, variant, b"["))
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, JsonError> {
         Ok(Compound::open(self.0, b"{"))
@@ -355,7 +265,7 @@ impl<'a> ser::Serializer for Json<'a> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, JsonError> {
-        Ok(open_variant(self.0, variant, b":{"))
+        Ok(open_variant(self.0, variant, b"{"))
     }
 }
 
@@ -510,7 +420,7 @@ impl ser::Serializer for Limited<'_> {
         if self.raw {
             self.out.extend_from_slice(v.as_bytes());
         } else {
-            write_str(self.out, v, b"");
+            write_str(self.out, v);
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use serde_json::value::RawValue;
 
+use super::strings::{byte_needs_escape, word_needs_escape};
 use super::*;
 use crate::canonical::profile::Profiles;
 use crate::canonical::translate::{Collect, ControlTracker, translate};
