@@ -23,6 +23,9 @@ use serde::ser::{self, Impossible};
 
 use strings::{write_key, write_str};
 
+use super::record::Record;
+
+mod records;
 mod strings;
 
 /// The struct (and field) name through which serde_json's `RawValue` serializes its text.
@@ -60,6 +63,12 @@ impl ser::Error for JsonError {
 /// Appends `value` as compact JSON to `out`, byte for byte as `serde_json::to_writer` would.
 pub fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), JsonError> {
     value.serialize(Json(out))
+}
+
+/// Appends `record` as compact JSON: the bytes [`write_json`] appends (so serde_json's), written
+/// by the record types' own writers (see `records`), which know their keys when compiling.
+pub fn write_record(out: &mut Vec<u8>, record: &Record) -> Result<(), JsonError> {
+    records::WriteJson::write(record, out)
 }
 
 /// `value` as a compact JSON string, equal to `serde_json::to_string`'s.

@@ -57,13 +57,37 @@ fn is_plain(bytes: &[u8]) -> bool {
 /// Appends `s` as a quoted JSON string.
 #[inline]
 pub(super) fn write_str(out: &mut Vec<u8>, s: &str) {
-    write_quoted(out, false, s.as_bytes(), false);
+    write_quoted(out, b"", false, s.as_bytes(), false);
+}
+
+/// Appends `prefix` (a record field's `,"key":`, written as it is) and `s` as a quoted JSON
+/// string, with one capacity check for both.
+#[inline]
+pub(super) fn write_str_after(out: &mut Vec<u8>, prefix: &[u8], s: &str) {
+    write_quoted(out, prefix, false, s.as_bytes(), false);
 }
 
 /// Appends an object key: `"key":`, after a comma unless it is the object's first.
 #[inline]
 pub(super) fn write_key(out: &mut Vec<u8>, comma: bool, key: &str) {
-    write_quoted(out, comma, key.as_bytes(), true);
+    write_quoted(out, b"", comma, key.as_bytes(), true);
+}
+
+/// Appends `prefix` then `raw`, both as they are, with one capacity check.
+#[inline]
+pub(super) fn write_raw_after(out: &mut Vec<u8>, prefix: &[u8], raw: &[u8]) {
+    let len = prefix.len() + raw.len();
+    reserve(out, len);
+    let start = out.len();
+    // SAFETY: `reserve` left room for `len` bytes after `start`; the two copies fill exactly
+    // `start .. start + len`, so those bytes are initialised when the length is set. Neither
+    // source can overlap the buffer: both are borrowed while `out` is borrowed mutably.
+    unsafe {
+        let at = out.as_mut_ptr().add(start);
+        std::ptr::copy_nonoverlapping(prefix.as_ptr(), at, prefix.len());
+        std::ptr::copy_nonoverlapping(raw.as_ptr(), at.add(prefix.len()), raw.len());
+        out.set_len(start + len);
+    }
 }
 
 /// Makes room for `n` more bytes. The check is inline; growing (rare: the buffer is reused
@@ -81,30 +105,33 @@ fn grow(out: &mut Vec<u8>, n: usize) {
     out.reserve(n);
 }
 
-/// Appends an optional comma, `bytes` quoted (escaped when it must be) and an optional colon.
+/// Appends `prefix`, an optional comma, `bytes` quoted (escaped when it must be) and an
+/// optional colon.
 #[inline(always)]
-fn write_quoted(out: &mut Vec<u8>, comma: bool, bytes: &[u8], colon: bool) {
+fn write_quoted(out: &mut Vec<u8>, prefix: &[u8], comma: bool, bytes: &[u8], colon: bool) {
     if !is_plain(bytes) {
-        write_escaped(out, comma, bytes, colon);
+        write_escaped(out, prefix, comma, bytes, colon);
         return;
     }
     // The comma slot is always written: without a comma the opening quote overwrites it, which
     // costs less than a branch on `comma`.
-    let lead = usize::from(comma);
-    let close = lead + 1 + bytes.len();
+    let open = prefix.len() + usize::from(comma);
+    let close = open + 1 + bytes.len();
     let len = close + 1 + usize::from(colon);
     reserve(out, len);
     let start = out.len();
     // SAFETY: `reserve` left room for `len` bytes after `start`, and every write below is inside
-    // `start .. start + len`: 0 (comma or quote), `lead` (quote), `lead + 1 .. close` (the body,
-    // as long as `bytes`), `close` (quote) and, with a colon, `close + 1 == len - 1`. Those are all
-    // the bytes of that range, so they are initialised when the length is set. `bytes` cannot
-    // overlap the buffer: it is borrowed while `out` is borrowed mutably.
+    // `start .. start + len`: `.. prefix.len()` (the prefix), `prefix.len()` (comma or quote),
+    // `open` (quote), `open + 1 .. close` (the body, as long as `bytes`), `close` (quote) and,
+    // with a colon, `close + 1 == len - 1`. Those are all the bytes of that range, so they are
+    // initialised when the length is set. Neither `prefix` nor `bytes` can overlap the buffer:
+    // they are borrowed while `out` is borrowed mutably.
     unsafe {
         let at = out.as_mut_ptr().add(start);
-        at.write(b',');
-        at.add(lead).write(b'"');
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), at.add(lead + 1), bytes.len());
+        std::ptr::copy_nonoverlapping(prefix.as_ptr(), at, prefix.len());
+        at.add(prefix.len()).write(b',');
+        at.add(open).write(b'"');
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), at.add(open + 1), bytes.len());
         at.add(close).write(b'"');
         if colon {
             at.add(close + 1).write(b':');
@@ -115,8 +142,9 @@ fn write_quoted(out: &mut Vec<u8>, comma: bool, bytes: &[u8], colon: bool) {
 
 /// The escaping path: copies runs of plain bytes, escaping the others as serde_json does.
 #[cold]
-fn write_escaped(out: &mut Vec<u8>, comma: bool, bytes: &[u8], colon: bool) {
+fn write_escaped(out: &mut Vec<u8>, prefix: &[u8], comma: bool, bytes: &[u8], colon: bool) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.extend_from_slice(prefix);
     if comma {
         out.push(b',');
     }

@@ -247,3 +247,351 @@ impl Serialize for Odd {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The record path (`records`): the same bytes, without serde.
+// ---------------------------------------------------------------------------------------------
+
+/// Asserts the record path writes serde_json's bytes for `value`, after what `out` held.
+fn same_record<T: records::WriteJson + Serialize + std::fmt::Debug>(value: &T) {
+    let mut out = b"kept|".to_vec();
+    value.write(&mut out).expect("record types always write");
+    let theirs = serde_json::to_vec(value).expect("serde_json");
+    assert_eq!(
+        String::from_utf8_lossy(&out[5..]),
+        String::from_utf8_lossy(&theirs),
+        "{value:?}"
+    );
+    assert!(out.starts_with(b"kept|"));
+}
+
+#[test]
+fn every_fixture_record_is_serde_jsons_bytes_on_the_record_path() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/x12");
+    let profiles = Profiles::new(Grammars::embedded().expect("grammars"), Policy::Standard);
+    let mut count = 0;
+    for sub in ["sets", "quirks", "bad"] {
+        for entry in std::fs::read_dir(root.join(sub)).expect("fixtures") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read(&path).expect("fixture");
+            let mut sink = Collect::default();
+            let name = path.display().to_string();
+            let mut tracker = ControlTracker::default();
+            let _ = translate(&name, || Ok(&text[..]), &profiles, &mut tracker, &mut sink);
+            for record in &sink.records {
+                same_record(record);
+                let mut out = Vec::new();
+                write_record(&mut out, record).expect("json");
+                assert_eq!(out, serde_json::to_vec(record).expect("json"));
+            }
+            count += sink.records.len();
+        }
+    }
+    assert!(count > 50, "only {count} records");
+}
+
+/// A deserializer that only takes the field names a serde derive asks for.
+struct FieldNames<'a>(&'a std::cell::Cell<&'static [&'static str]>);
+
+impl<'de> serde::Deserializer<'de> for FieldNames<'_> {
+    type Error = serde::de::value::Error;
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+        Err(serde::de::Error::custom("only a struct's field names"))
+    }
+    fn deserialize_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        self.0.set(fields);
+        Err(serde::de::Error::custom("field names taken"))
+    }
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+        ignored_any
+    }
+}
+
+/// The fields of `T` in declaration order, with their JSON names, as its serde derive knows them
+/// (for `Record`, those of the `RecordWire` it is read through: the same list).
+fn serde_fields<T: for<'de> serde::Deserialize<'de>>() -> &'static [&'static str] {
+    let cell = std::cell::Cell::new(&[][..]);
+    let _ = T::deserialize(FieldNames(&cell));
+    cell.get()
+}
+
+#[test]
+fn record_path_lists_serdes_fields_in_order() {
+    use crate::canonical::record::*;
+    use records::Keys;
+    macro_rules! check {
+        ($($t:ty),*) => {$(
+            let theirs = serde_fields::<$t>();
+            assert!(!theirs.is_empty(), stringify!($t));
+            assert_eq!(<$t as Keys>::KEYS, theirs, stringify!($t));
+        )*};
+    }
+    check!(
+        Record,
+        Source,
+        References,
+        Party,
+        Address,
+        ItemIds,
+        Carrier,
+        WarehouseOrder,
+        OrderDates,
+        OrderLine,
+        OrderTotals,
+        ShipmentAdvice,
+        AdviceLine,
+        AdviceTotals,
+        ShipNotice,
+        Packaging,
+        NoticeOrder,
+        Pack,
+        NoticeItem,
+        NoticeTotals,
+        ShipmentStatus,
+        StatusEvent,
+        Location,
+        Equipment,
+        FunctionalAck,
+        AckTransaction,
+        SegmentError,
+        ElementError,
+        InterchangeAck
+    );
+}
+
+#[test]
+fn record_path_leaves_out_what_serde_leaves_out() {
+    use crate::canonical::record::*;
+    // Every record type with nothing in it: each `omit` field is left out and each `keep` field
+    // written (an empty list as `[]`), as serde does.
+    macro_rules! empty {
+        ($($t:ty),*) => {$( same_record(&<$t>::default()); )*};
+    }
+    empty!(
+        References,
+        Address,
+        ItemIds,
+        Carrier,
+        WarehouseOrder,
+        OrderDates,
+        OrderLine,
+        OrderTotals,
+        ShipmentAdvice,
+        AdviceLine,
+        AdviceTotals,
+        ShipNotice,
+        Packaging,
+        NoticeOrder,
+        Pack,
+        NoticeItem,
+        NoticeTotals,
+        ShipmentStatus,
+        Location,
+        Equipment,
+        FunctionalAck,
+        AckTransaction,
+        SegmentError,
+        ElementError,
+        InterchangeAck
+    );
+    same_record(&Source::new(SourceFormat::Csv));
+    same_record(&Party::new(PartyRole::Other));
+    same_record(&StatusEvent::new(Milestone::EtaUpdated));
+    let mut record = Record::new(
+        "".into(),
+        "".into(),
+        true,
+        Source::new(SourceFormat::Fixed),
+        References::default(),
+        Payload::InterchangeAck(InterchangeAck::default()),
+    );
+    same_record(&record);
+    record.warnings.push("a \"warning\"\n".into());
+    same_record(&record);
+    same_record(&Some(
+        crate::canonical::Decimal::parse("-0.50").expect("decimal"),
+    ));
+    same_record(&None::<crate::canonical::Decimal>);
+    same_record(&None::<Text>);
+    same_record(&Some(u64::MAX));
+}
+
+/// A 214 record, a 997 and an 856 item built from generated texts (escapes, non-ASCII), numbers
+/// and flags; a `None` text leaves its field empty.
+fn generated_records(
+    texts: Vec<Option<String>>,
+    numbers: Vec<Option<u64>>,
+    flags: Vec<bool>,
+) -> Vec<crate::canonical::record::Record> {
+    use crate::canonical::Decimal;
+    use crate::canonical::record::*;
+    let mut texts = texts.into_iter().cycle();
+    let mut t = move || texts.next().flatten().map(Text::from);
+    let mut numbers = numbers.into_iter().cycle();
+    let mut n = move || numbers.next().flatten();
+    let mut d = {
+        let mut n = n.clone();
+        move || {
+            n().map(|v| Decimal::parse(&format!("-{}.{:02}", v / 100, v % 100)).expect("decimal"))
+        }
+    };
+    let mut flags = flags.into_iter().cycle();
+    let mut f = move || flags.next().unwrap_or(false);
+    let map = |t: &mut dyn FnMut() -> Option<Text>| {
+        (0..3)
+            .filter_map(|_| Some((t()?, t().unwrap_or_default())))
+            .collect()
+    };
+    let party = |t: &mut dyn FnMut() -> Option<Text>| Party {
+        code: t(),
+        name: t(),
+        id_qualifier: t(),
+        id: t(),
+        address: Address {
+            lines: (0..2).filter_map(|_| t()).collect(),
+            city: t(),
+            state: t(),
+            postal_code: t(),
+            country: t(),
+        },
+        ..Party::new(PartyRole::ShipTo)
+    };
+    let mut events = Vec::new();
+    for milestone in [
+        Milestone::InTransit,
+        Milestone::Unmapped,
+        Milestone::EtaUpdated,
+    ] {
+        events.push(StatusEvent {
+            status_code: t(),
+            reason_code: t(),
+            appointment_code: t(),
+            milestone,
+            sub_status: t(),
+            exception_reason: t(),
+            is_estimate: f(),
+            date: t(),
+            time: t(),
+            time_code: t(),
+            at: t(),
+            location: Location {
+                city: t(),
+                state: t(),
+                country: t(),
+                latitude: d(),
+                longitude: d(),
+            },
+            equipment: Equipment {
+                scac: t(),
+                number: t(),
+            },
+            weight: d(),
+            weight_uom: t(),
+            lading_quantity: d(),
+        });
+    }
+    let mut source = Source::new(SourceFormat::X12);
+    source.file = t();
+    source.sender = t();
+    source.position = n();
+    let references = References {
+        order_number: t(),
+        tracking_numbers: (0..2).filter_map(|_| t()).collect(),
+        scac: t(),
+        ..References::default()
+    };
+    let status = ShipmentStatus {
+        carrier_reference: t(),
+        shipment_id: t(),
+        scac: t(),
+        references_extra: map(&mut t),
+        parties: vec![party(&mut t), party(&mut t)],
+        events,
+        milestone: f().then_some(Milestone::Delivered),
+    };
+    let ack = FunctionalAck {
+        functional_id: t(),
+        group_status: f().then_some(AckStatus::Rejected),
+        sets_included: n(),
+        group_errors: (0..2).filter_map(|_| t()).collect(),
+        transactions: vec![AckTransaction {
+            set_id: t(),
+            errors: (0..2).filter_map(|_| t()).collect(),
+            segment_errors: vec![SegmentError {
+                position: n(),
+                elements: vec![ElementError {
+                    component: n(),
+                    bad_value: t(),
+                    ..ElementError::default()
+                }],
+                ..SegmentError::default()
+            }],
+            ..AckTransaction::default()
+        }],
+        ..FunctionalAck::default()
+    };
+    let notice = ShipNotice {
+        purpose: f().then_some(Purpose::Replace),
+        orders: vec![NoticeOrder {
+            purchase_order: t(),
+            packs: vec![Pack {
+                sscc: t(),
+                items: vec![NoticeItem {
+                    item: ItemIds {
+                        upc: t(),
+                        sku: t(),
+                        other: map(&mut t),
+                        ..ItemIds::default()
+                    },
+                    quantity_shipped: d(),
+                    description: t(),
+                    ..NoticeItem::default()
+                }],
+                ..Pack::default()
+            }],
+            ..NoticeOrder::default()
+        }],
+        totals: NoticeTotals {
+            hl_count: d(),
+            hl_count_actual: n(),
+        },
+        ..ShipNotice::default()
+    };
+    let mut record = |payload| {
+        let mut r = Record::new(
+            "id".into(),
+            "partner".into(),
+            false,
+            source.clone(),
+            references.clone(),
+            payload,
+        );
+        r.warnings = (0..2).filter_map(|_| t()).map(String::from).collect();
+        r
+    };
+    vec![
+        record(Payload::ShipmentStatus(status)),
+        record(Payload::FunctionalAck(ack)),
+        record(Payload::ShipNotice(notice)),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn generated_records_match_on_the_record_path(
+        texts in prop::collection::vec(proptest::option::of(text()), 1..60),
+        numbers in prop::collection::vec(proptest::option::of(any::<u64>()), 1..8),
+        flags in prop::collection::vec(any::<bool>(), 1..4),
+    ) {
+        for record in generated_records(texts, numbers, flags) {
+            same_record(&record);
+        }
+    }
+}
