@@ -5,12 +5,9 @@
 //! (compact form, this crate's serde_json features) would write, or fails where serde_json fails.
 //! The unit tests check this differentially against serde_json on every record the fixtures make
 //! and on generated strings, numbers and nested shapes. What makes it faster:
-//! - A string (value or key) is first checked eight bytes at a time for anything JSON must escape
-//!   (`"`, `\`, bytes below 0x20); a clean string is copied whole. Only a string that needs
-//!   escaping takes the byte-by-byte path, which escapes as serde_json does: the short forms
-//!   `\" \\ \n \r \t \b \f`, other control bytes as `\u00xx` in lower-case hex, and nothing else
-//!   (not 0x7F, not non-ASCII).
-//! - A struct field is written as `,"key":` with one reservation; integers go through `itoa`.
+//! - A string (value or key) is checked eight bytes at a time for anything JSON must escape and,
+//!   when clean, written with one capacity check (see `strings`); a struct field's `,"key":` is
+//!   one such write. Integers go through `itoa`.
 //! - serde_json's `RawValue` (a struct named [`RAW_VALUE_TOKEN`] with one field of that name
 //!   holding the JSON text) is copied verbatim, as serde_json does; [`Decimal`] relies on it.
 //!
@@ -23,6 +20,13 @@ use std::fmt::Display;
 
 use serde::Serialize;
 use serde::ser::{self, Impossible};
+
+use strings::{write_key, write_str};
+
+use super::record::Record;
+
+mod records;
+mod strings;
 
 /// The struct (and field) name through which serde_json's `RawValue` serializes its text.
 pub const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
@@ -61,102 +65,17 @@ pub fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result
     value.serialize(Json(out))
 }
 
+/// Appends `record` as compact JSON: the bytes [`write_json`] appends (so serde_json's), written
+/// by the record types' own writers (see `records`), which know their keys when compiling.
+pub fn write_record(out: &mut Vec<u8>, record: &Record) -> Result<(), JsonError> {
+    records::WriteJson::write(record, out)
+}
+
 /// `value` as a compact JSON string, equal to `serde_json::to_string`'s.
 pub fn to_string<T: Serialize + ?Sized>(value: &T) -> Result<String, JsonError> {
     let mut out = Vec::with_capacity(256);
     write_json(&mut out, value)?;
     String::from_utf8(out).map_err(|_| JsonError::NotUtf8)
-}
-
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGHS: u64 = 0x8080_8080_8080_8080;
-
-/// True when some byte of `w` is below 0x20, `"` or `\`. Each term is the classic "some byte is
-/// zero / below n" word test, exact as a yes/no answer for n <= 0x80.
-#[inline]
-fn word_needs_escape(w: u64) -> bool {
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGHS;
-    (below_space
-        | zero_byte(w ^ (ONES * u64::from(b'"')))
-        | zero_byte(w ^ (ONES * u64::from(b'\\'))))
-        != 0
-}
-
-/// True when a byte needs escaping in a JSON string.
-fn byte_needs_escape(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\'
-}
-
-/// True when no byte of `bytes` needs escaping in a JSON string. Every load has a fixed size (no
-/// copy of a variable-length tail): a short string is read as two overlapping halves, a long
-/// one word by word and then its last eight bytes, overlapping bytes already checked. (A word
-/// that cannot be read counts as needing escapes: the slow path is always right.)
-#[inline]
-fn is_plain(bytes: &[u8]) -> bool {
-    let n = bytes.len();
-    if n < 4 {
-        return !bytes.iter().any(|&b| byte_needs_escape(b));
-    }
-    if n < 8 {
-        let half =
-            |i: usize| u32::from_ne_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
-        return !word_needs_escape(u64::from(half(0)) | u64::from(half(n - 4)) << 32);
-    }
-    let word = |i: usize| <[u8; 8]>::try_from(&bytes[i..i + 8]).map_or(0, u64::from_ne_bytes);
-    let mut i = 0;
-    while i + 8 <= n {
-        if word_needs_escape(word(i)) {
-            return false;
-        }
-        i += 8;
-    }
-    i == n || !word_needs_escape(word(n - 8))
-}
-
-/// Appends `s` as a quoted JSON string, then `suffix` (`:` after a key).
-#[inline]
-fn write_str(out: &mut Vec<u8>, s: &str, suffix: &[u8]) {
-    let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2 + suffix.len());
-    out.push(b'"');
-    if is_plain(bytes) {
-        out.extend_from_slice(bytes);
-    } else {
-        write_escaped(out, bytes);
-    }
-    out.push(b'"');
-    out.extend_from_slice(suffix);
-}
-
-/// The escaping path: copies runs of plain bytes, escaping the others as serde_json does.
-#[cold]
-fn write_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut run = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let short = match b {
-            b'"' => b'"',
-            b'\\' => b'\\',
-            b'\n' => b'n',
-            b'\r' => b'r',
-            b'\t' => b't',
-            0x08 => b'b',
-            0x0C => b'f',
-            0x00..=0x1F => b'u',
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[run..i]);
-        run = i + 1;
-        if short == b'u' {
-            let hex = [HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xF)]];
-            out.extend_from_slice(b"\\u00");
-            out.extend_from_slice(&hex);
-        } else {
-            out.extend_from_slice(&[b'\\', short]);
-        }
-    }
-    out.extend_from_slice(&bytes[run..]);
 }
 
 fn write_int<I: itoa::Integer>(out: &mut Vec<u8>, v: I) {
@@ -166,8 +85,8 @@ fn write_int<I: itoa::Integer>(out: &mut Vec<u8>, v: I) {
 /// Opens an externally tagged variant's body: `{"variant":` then `open` (`[` or `{`).
 fn open_variant<'a>(out: &'a mut Vec<u8>, variant: &str, open: &[u8]) -> Compound<'a> {
     out.push(b'{');
-    write_str(out, variant, open);
-    Compound::open(out, b"")
+    write_key(out, false, variant);
+    Compound::open(out, open)
 }
 
 /// The serializer: a handle on the output buffer.
@@ -213,8 +132,8 @@ impl<'a> Compound<'a> {
                 Err(JsonError::InvalidRawValue)
             };
         }
-        self.comma();
-        write_str(self.out, key, b":");
+        write_key(self.out, !self.first, key);
+        self.first = false;
         value.serialize(Json(self.out))
     }
 
@@ -261,11 +180,11 @@ impl<'a> ser::Serializer for Json<'a> {
         Ok(serde_json::to_writer(self.0, &v)?)
     }
     fn serialize_char(self, v: char) -> Result<(), JsonError> {
-        write_str(self.0, v.encode_utf8(&mut [0; 4]), b"");
+        write_str(self.0, v.encode_utf8(&mut [0; 4]));
         Ok(())
     }
     fn serialize_str(self, v: &str) -> Result<(), JsonError> {
-        write_str(self.0, v, b"");
+        write_str(self.0, v);
         Ok(())
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<(), JsonError> {
@@ -335,7 +254,7 @@ impl<'a> ser::Serializer for Json<'a> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, JsonError> {
-        Ok(open_variant(self.0, variant, b":["))
+        Ok(open_variant(self.0, variant, b"["))
     }
     fn serialize_map(self, _len: Option<usize>) -> Result<Compound<'a>, JsonError> {
         Ok(Compound::open(self.0, b"{"))
@@ -355,7 +274,7 @@ impl<'a> ser::Serializer for Json<'a> {
         variant: &'static str,
         _len: usize,
     ) -> Result<Compound<'a>, JsonError> {
-        Ok(open_variant(self.0, variant, b":{"))
+        Ok(open_variant(self.0, variant, b"{"))
     }
 }
 
@@ -510,7 +429,7 @@ impl ser::Serializer for Limited<'_> {
         if self.raw {
             self.out.extend_from_slice(v.as_bytes());
         } else {
-            write_str(self.out, v, b"");
+            write_str(self.out, v);
         }
         Ok(())
     }
@@ -558,257 +477,4 @@ impl ser::Serializer for Limited<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-    use std::path::Path;
-
-    use proptest::prelude::*;
-    use serde_json::value::RawValue;
-
-    use super::*;
-    use crate::canonical::profile::Profiles;
-    use crate::canonical::translate::{Collect, ControlTracker, translate};
-    use crate::x12::grammar::Grammars;
-    use crate::x12::policy::Policy;
-
-    /// Asserts `write_json` writes serde_json's bytes, or fails where serde_json fails.
-    fn same<T: Serialize + ?Sized + std::fmt::Debug>(value: &T) {
-        let mut out = b"kept|".to_vec();
-        let ours = write_json(&mut out, value).map(|()| out[5..].to_vec());
-        assert!(out.starts_with(b"kept|"));
-        match (ours, serde_json::to_vec(value)) {
-            (Ok(ours), Ok(theirs)) => assert_eq!(
-                String::from_utf8_lossy(&ours),
-                String::from_utf8_lossy(&theirs),
-                "{value:?}"
-            ),
-            (Err(_), Err(_)) => {}
-            (ours, theirs) => panic!("{value:?}: ours {ours:?}, serde_json {theirs:?}"),
-        }
-    }
-
-    #[test]
-    fn every_fixture_record_is_serde_jsons_bytes() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        let partners = crate::config::load_dir(&root.join("partners")).expect("partners");
-        let mut count = 0;
-        for partner in [None, Some("ridgeline")] {
-            let mut profiles =
-                Profiles::new(Grammars::embedded().expect("grammars"), Policy::Standard);
-            if let Some(id) = partner {
-                profiles = profiles.with_partners(&partners).expect("partner grammars");
-                profiles.force(id).expect("a fixture partner");
-            }
-            for sub in ["sets", "quirks", "bad"] {
-                for entry in std::fs::read_dir(root.join("x12").join(sub)).expect("fixtures") {
-                    let path = entry.expect("entry").path();
-                    let text = std::fs::read(&path).expect("fixture");
-                    let mut sink = Collect::default();
-                    let name = path.display().to_string();
-                    let mut tracker = ControlTracker::default();
-                    let _ = translate(&name, || Ok(&text[..]), &profiles, &mut tracker, &mut sink);
-                    for record in &sink.records {
-                        same(record);
-                        let text = to_string(record).expect("json");
-                        assert_eq!(text, serde_json::to_string(record).expect("json"));
-                    }
-                    count += sink.records.len();
-                }
-            }
-        }
-        assert!(count > 100, "only {count} records");
-    }
-
-    fn text() -> impl Strategy<Value = String> {
-        let special =
-            prop::sample::select(vec!['"', '\\', '\u{7f}', '\u{80}', 'é', '\u{2028}', '😀']);
-        let ch = prop_oneof![
-            4 => (0u8..0x80).prop_map(char::from),
-            1 => special,
-            1 => any::<char>(),
-        ];
-        prop::collection::vec(ch, 0..40).prop_map(String::from_iter)
-    }
-
-    #[derive(Debug, Clone, Serialize)]
-    enum Node {
-        Unit,
-        Int(i64),
-        Float(f64),
-        Text(String),
-        Pair(u8, Option<Option<String>>),
-        Record {
-            #[serde(rename = "odd \"key\"\n")]
-            name: String,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            letter: Option<char>,
-            kids: Vec<Node>,
-        },
-        Table(BTreeMap<String, Node>),
-        Maybe(Option<Box<Node>>),
-        #[serde(untagged)]
-        Bare((bool, Vec<Node>)),
-    }
-
-    fn node() -> impl Strategy<Value = Node> {
-        let leaf = prop_oneof![
-            Just(Node::Unit),
-            any::<i64>().prop_map(Node::Int),
-            any::<f64>().prop_map(Node::Float),
-            text().prop_map(Node::Text),
-            (
-                any::<u8>(),
-                proptest::option::of(proptest::option::of(text()))
-            )
-                .prop_map(|(n, s)| Node::Pair(n, s)),
-        ];
-        leaf.prop_recursive(4, 40, 5, |inner| {
-            prop_oneof![
-                (
-                    text(),
-                    proptest::option::of(any::<char>()),
-                    prop::collection::vec(inner.clone(), 0..4)
-                )
-                    .prop_map(|(name, letter, kids)| Node::Record {
-                        name,
-                        letter,
-                        kids
-                    }),
-                prop::collection::btree_map(text(), inner.clone(), 0..4).prop_map(Node::Table),
-                proptest::option::of(inner.clone().prop_map(Box::new)).prop_map(Node::Maybe),
-                (any::<bool>(), prop::collection::vec(inner, 0..4)).prop_map(Node::Bare),
-            ]
-        })
-    }
-
-    proptest! {
-        #[test]
-        fn strings_escape_as_serde_json_does(s in text()) {
-            same(&s);
-            same(&BTreeMap::from([(s.clone(), s.clone())]));
-            same(&[(s.as_str(), s.chars().next())]);
-        }
-
-        #[test]
-        fn word_test_agrees_with_a_byte_test(bytes in prop::collection::vec(any::<u8>(), 8)) {
-            let word = u64::from_ne_bytes(bytes.clone().try_into().expect("eight"));
-            let by_byte = bytes.iter().any(|&b| byte_needs_escape(b));
-            prop_assert_eq!(word_needs_escape(word), by_byte);
-        }
-
-        #[test]
-        fn nested_values_match(n in node()) {
-            same(&n);
-        }
-
-        #[test]
-        fn numbers_and_keys_match(i in any::<i128>(), u in any::<u64>(), f in any::<f64>(), g in any::<f32>()) {
-            same(&(i, u, f, g, i as i8, i as i16, i as i32, u as u8, u as u16, u as u32));
-            same(&BTreeMap::from([(i, f)]));
-            same(&BTreeMap::from([(u, g)]));
-            same(&BTreeMap::from([(format!("{f}"), g)]));
-        }
-    }
-
-    #[test]
-    fn every_byte_in_every_position_of_a_word() {
-        for fill in [b'a', 0x20, 0xFF, 0x80, 0x21, 0x5D] {
-            for b in 0..=255u8 {
-                for pos in 0..8 {
-                    let mut word = [fill; 8];
-                    word[pos] = b;
-                    let want = byte_needs_escape(b);
-                    assert_eq!(
-                        word_needs_escape(u64::from_ne_bytes(word)),
-                        want,
-                        "{word:?}"
-                    );
-                    let len = pos + 1 + usize::from(fill) % 9;
-                    let s = String::from_utf8_lossy(&[fill; 20][..len]).into_owned();
-                    let s = format!("{}{}", s, char::from(b));
-                    same(&s);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn extremes_floats_and_odd_keys() {
-        same(&(i8::MIN, i16::MIN, i32::MIN, i64::MIN, i128::MIN));
-        same(&(u8::MAX, u16::MAX, u32::MAX, u64::MAX, u128::MAX, i128::MAX));
-        for f in [
-            f64::NAN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            -0.0,
-            0.1,
-            1e300,
-            5e-324,
-            1.0,
-        ] {
-            same(&f);
-            same(&BTreeMap::from([(f.to_bits(), f)]));
-            same(&AsMap(vec![(f, 1)]));
-            same(&AsMap(vec![(f as f32, 1)]));
-        }
-        same(&(f32::NAN, f32::MAX, f32::MIN_POSITIVE, 0.1f32));
-        same(&BTreeMap::from([(true, 1), (false, 2)]));
-        same(&BTreeMap::from([('"', 1), ('x', 2)]));
-        same(&BTreeMap::from([(Some(3), 1)]));
-        same(&BTreeMap::from([(None::<u8>, 1)]));
-        same(&BTreeMap::from([(vec![1], 1)]));
-        same(&BTreeMap::from([((), 1)]));
-        same(&AsMap(vec![(Node::Unit, 1)]));
-        same(&AsMap(vec![(Node::Int(1), 1)]));
-        same(&AsMap(vec![(Node::Text("\u{1}".into()), 1)]));
-        same(&BTreeMap::<String, u8>::new());
-        same(&Vec::<u8>::new());
-        same(&((), 'é', "", Some(()), Option::<u8>::None));
-        same(&Odd::Bytes(b"\x00\xff"));
-        same(&Odd::Bytes(b""));
-    }
-
-    #[test]
-    fn raw_values_are_copied_and_misuse_fails_as_in_serde_json() {
-        let raw = RawValue::from_string("{ \"a\" : [1, 2.50] }".to_string()).expect("raw");
-        same(&raw);
-        let d = crate::canonical::Decimal::parse("-012.50").expect("decimal");
-        same(&d);
-        same(&AsMap(vec![(&d, 1)]));
-        same(&AsMap(vec![(&raw, 1)]));
-        same(&BTreeMap::from([("d", d)]));
-        same(&vec![raw.clone(), raw]);
-        same(&Odd::Failing);
-        same(&Odd::BadRaw);
-    }
-
-    /// Pairs written as a map, for keys that cannot go in a `BTreeMap`.
-    #[derive(Debug)]
-    struct AsMap<K, V>(Vec<(K, V)>);
-    impl<K: Serialize, V: Serialize> Serialize for AsMap<K, V> {
-        fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
-        }
-    }
-    /// Values serde derive does not make: bytes, a failing value, a misused raw-value name.
-    #[derive(Debug)]
-    enum Odd {
-        Bytes(&'static [u8]),
-        Failing,
-        BadRaw,
-    }
-    impl Serialize for Odd {
-        fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            use ser::SerializeStruct;
-            match self {
-                Odd::Bytes(b) => s.serialize_bytes(b),
-                Odd::Failing => Err(ser::Error::custom("no")),
-                Odd::BadRaw => {
-                    let mut st = s.serialize_struct(RAW_VALUE_TOKEN, 1)?;
-                    st.serialize_field(RAW_VALUE_TOKEN, &5)?;
-                    st.end()
-                }
-            }
-        }
-    }
-}
+mod tests;

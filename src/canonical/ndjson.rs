@@ -1,9 +1,9 @@
 //! Records as NDJSON, one JSON object per line: what `edigate translate` prints. The JSON is
-//! [`super::json`]'s, byte for byte serde_json's compact form.
+//! [`super::json::write_record`]'s, byte for byte serde_json's compact form.
 
 use std::io::{self, Write};
 
-use super::json::write_json;
+use super::json::write_record;
 use super::record::Record;
 
 /// Writes records as lines. Lines are built in a buffer and handed to the writer underneath in
@@ -30,7 +30,7 @@ impl<W: Write> NdjsonWriter<W> {
     /// Writes `record` as one line.
     pub fn write_record(&mut self, record: &Record) -> io::Result<()> {
         let start = self.buf.len();
-        if let Err(e) = write_json(&mut self.buf, record) {
+        if let Err(e) = write_record(&mut self.buf, record) {
             // Nothing of a record that cannot be written is kept.
             self.buf.truncate(start);
             return Err(io::Error::other(e));

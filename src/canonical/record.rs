@@ -1507,6 +1507,13 @@ mod tests {
     /// Serializes, checks the text, parses back and checks equality.
     fn round_trip(rec: &Record, want_payload: &str) {
         let json = serde_json::to_string(rec).unwrap();
+        let mut fast = Vec::new();
+        crate::canonical::json::write_record(&mut fast, rec).unwrap();
+        assert_eq!(
+            String::from_utf8(fast).unwrap(),
+            json,
+            "the NDJSON writer's record path"
+        );
         let envelope = format!(
             concat!(
                 r#"{{"schema":"edigate.canonical/v1","kind":"{kind}","id":"0123456789abcdef0123456789abcdef","#,
