@@ -2,7 +2,8 @@
 //! and on one generated 214 (five AT7 events with location, equipment and weights, as the x12
 //! bench's 214 file has), written over and over into a writer that only counts bytes.
 //!
-//! `cargo bench --bench json` prints nanoseconds per record and per output byte for each group.
+//! `cargo bench --bench json` prints nanoseconds per record and per output byte for each group
+//! (under `cargo test` it is a 200-record smoke run).
 //! `-- --iters N` sets the rounds (default 20000); `-- --only 214` or `-- --only fixtures` runs one
 //! group. For instruction counts, run the binary under callgrind with
 //! `--toggle-collect=*write_rounds*`, which leaves out translating the inputs.
@@ -117,7 +118,9 @@ fn main() {
             .position(|a| a == name)
             .and_then(|i| args.get(i + 1).cloned())
     };
-    let iters: u64 = arg("--iters").map_or(20_000, |s| s.parse().expect("--iters N"));
+    // Under `cargo test` (no `--bench`) it is a smoke run.
+    let default_iters = if args.iter().any(|a| a == "--bench") { 20_000 } else { 200 };
+    let iters: u64 = arg("--iters").map_or(default_iters, |s| s.parse().expect("--iters N"));
     let only = arg("--only");
     let profiles = Profiles::new(Grammars::embedded().expect("grammars"), Policy::Standard);
     let groups = [
