@@ -13,6 +13,8 @@
 
 mod elements;
 mod hierarchy;
+#[cfg(test)]
+mod tests;
 mod values;
 
 use super::finding::{Code, Finding, Location, bad_value};
@@ -374,6 +376,10 @@ impl<'g> SetValidator<'g> {
         let f = self.stack[depth];
         let g = self.grammar;
         let lp = &g.loops[f.loop_index];
+        // Skipping only optional entries (the usual case) is found without a search.
+        if lp.required_before.get(from) == lp.required_before.get(to) {
+            return;
+        }
         // `required` is ascending: the entries between `from` and `to` are one slice of it.
         let lo = lp.required.partition_point(|&i| i < from);
         let hi = lp.required.partition_point(|&i| i < to);
