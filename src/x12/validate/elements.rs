@@ -9,17 +9,23 @@ use crate::x12::policy::Rule;
 use crate::x12::segment::{Segment, split_component};
 
 impl SetValidator<'_> {
+    /// Checks the elements and syntax notes of a segment of definition `def` (an index into the
+    /// grammar's segments).
     pub(super) fn check_elements(
-        &self,
-        def: &SegmentDef,
+        &mut self,
+        def: usize,
         seg: &Segment<'_>,
         position: u32,
         out: &mut Findings,
     ) {
-        if def.bit_checked && self.passes_plainly(def, seg) {
+        let g = self.grammar;
+        let Some(def_ref) = g.segments.get(def) else {
+            return;
+        };
+        if def_ref.bit_checked && self.passes_plainly(def, def_ref, seg) {
             return;
         }
-        self.check_elements_as::<true>(def, seg, position, out);
+        self.check_elements_as::<true>(def_ref, seg, position, out);
     }
 
     /// Whether a segment certainly has nothing to report, found in one pass over its elements:
@@ -28,7 +34,7 @@ impl SetValidator<'_> {
     /// every syntax note held on the presence bits. `false` sends the segment to the checks that
     /// decide and report. Only for definitions with `bit_checked`.
     #[inline]
-    fn passes_plainly(&self, def: &SegmentDef, seg: &Segment<'_>) -> bool {
+    fn passes_plainly(&mut self, index: usize, def: &SegmentDef, seg: &Segment<'_>) -> bool {
         if !is_plain_ascii(seg.data, seg.delimiters.repetition) {
             return false;
         }
@@ -50,9 +56,24 @@ impl SetValidator<'_> {
                 _ => return false,
             }
         }
-        last == bounds.len()
-            && def.mandatory_bits & !present == 0
-            && def.syntax.iter().all(|note| !note_broken(note, present))
+        if last != bounds.len() {
+            return false;
+        }
+        // Whether the mandatory elements are there and the notes hold depends on the presence
+        // bits alone, and segments of one kind mostly send the same elements: the bits that last
+        // passed are remembered per definition, and the same bits pass again at once.
+        let Some(held) = self.bits_held.get_mut(index) else {
+            return false;
+        };
+        if *held == present {
+            return true;
+        }
+        let holds = def.mandatory_bits & !present == 0
+            && def.syntax.iter().all(|note| !note_broken(note, present));
+        if holds {
+            *held = present;
+        }
+        holds
     }
 
     /// Checks a segment's elements and syntax notes. With `FAST`, plain printable-ASCII
@@ -300,7 +321,7 @@ impl SetValidator<'_> {
     /// sends it to the full check, which decides and reports. It restates `check_value`'s type
     /// rules on purpose (a shared function returning the reason cost 5% of validation): a change
     /// to one must be made to both.
-    #[inline]
+    #[inline(always)]
     fn plain_value_ok(&self, ed: &ElementDef, v: &[u8]) -> bool {
         let len = match ed.kind {
             ElementType::An => v.len(),
@@ -314,7 +335,10 @@ impl SetValidator<'_> {
                 v.len()
             }
             ElementType::N(_) => {
-                let digits = v.strip_prefix(b"-").unwrap_or(v);
+                let digits = match v {
+                    [b'-', rest @ ..] => rest,
+                    _ => v,
+                };
                 if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
                     return false;
                 }

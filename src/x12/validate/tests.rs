@@ -132,21 +132,22 @@ fn render_composite(
 }
 
 /// The findings of the full path, after checking that the fast path (with and without the
-/// one-pass test for segments with nothing to report) finds the same.
+/// one-pass test for segments with nothing to report) finds the same. `v` is kept from one
+/// segment to the next, as in a set.
 fn findings(
+    v: &mut SetValidator<'_>,
     g: &Grammar,
-    def: usize,
+    def_index: usize,
     seg: &Segment<'_>,
     position: u32,
 ) -> Result<Vec<Finding>, TestCaseError> {
-    let v = SetValidator::new(g, Policy::default(), Location::default());
-    let def = &g.segments[def];
+    let def = &g.segments[def_index];
     let mut full = Findings::default();
     v.check_elements_as::<false>(def, seg, position, &mut full);
     let mut fast = Findings::default();
     v.check_elements_as::<true>(def, seg, position, &mut fast);
     let mut first = Findings::default();
-    v.check_elements(def, seg, position, &mut first);
+    v.check_elements(def_index, seg, position, &mut first);
     let shown = String::from_utf8_lossy(seg.data);
     prop_assert_eq!(&fast.list, &full.list, "fast path on {}", shown);
     prop_assert_eq!(&first.list, &full.list, "one-pass test on {}", shown);
@@ -164,68 +165,111 @@ fn pieces() -> impl Strategy<Value = Vec<Piece>> {
     ]
 }
 
+/// How one generated segment is made: its values' pieces, whether to tidy them, and how many
+/// elements it has beyond (`extra`) or short of (`short`) its definition.
+#[derive(Debug, Clone)]
+struct Shape {
+    elements: Vec<Vec<Vec<Piece>>>,
+    tidy: bool,
+    extra: usize,
+    short: usize,
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    (
+        prop::collection::vec(prop::collection::vec(pieces(), 1..4), 0..40),
+        any::<bool>(),
+        prop_oneof![3 => Just(0usize), 1 => 1usize..4],
+        0usize..3,
+    )
+        .prop_map(|(elements, tidy, extra, short)| Shape {
+            elements,
+            tidy,
+            extra,
+            short,
+        })
+}
+
+/// A segment's bytes and element bounds, built from its shape.
+fn build(
+    g: &Grammar,
+    def_index: usize,
+    shape: &Shape,
+    d: &Delimiters,
+) -> (Vec<u8>, Vec<(u32, u32)>) {
+    let def = &g.segments[def_index];
+    // Between a few short of the definition and a few beyond it (too many elements).
+    let count = (def.elements.len() + shape.extra)
+        .saturating_sub(shape.short)
+        .min(shape.elements.len());
+    let mut data = def.tag.as_bytes().to_vec();
+    let mut bounds = vec![(0u32, data.len() as u32)];
+    for (i, parts) in shape.elements.iter().take(count).enumerate() {
+        // A tidy segment has only empty or well-shaped values: most of them have nothing to
+        // report, or only a syntax note or a missing element.
+        let tidied: Vec<Vec<Piece>>;
+        let parts = if shape.tidy {
+            tidied = parts
+                .iter()
+                .map(|p| match p.first() {
+                    Some(&(k, n)) if k % 3 != 0 => vec![(16, n)],
+                    _ => Vec::new(),
+                })
+                .collect();
+            &tidied
+        } else {
+            parts
+        };
+        data.push(d.element);
+        let start = data.len() as u32;
+        match def.elements.get(i) {
+            Some(ed) if ed.kind == ElementType::Composite => {
+                render_composite(g, ed, parts, d, &mut data)
+            }
+            Some(ed) => render(g, ed, &parts[0], d, &mut data),
+            None => render(g, &def.elements[0], &parts[0], d, &mut data),
+        }
+        bounds.push((start, data.len() as u32));
+    }
+    (data, bounds)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]
 
+    /// A few segments of one kind through one validator (so that what it remembers between
+    /// segments is tested too), each against the full path.
     #[test]
     fn fast_path_finds_what_the_full_path_finds(
         which in any::<prop::sample::Index>(),
         seg_pick in any::<prop::sample::Index>(),
-        extra in prop_oneof![3 => Just(0usize), 1 => 1usize..4],
-        short in 0usize..3,
-        elements in prop::collection::vec(prop::collection::vec(pieces(), 1..4), 0..40),
-        tidy in any::<bool>(),
+        shapes in prop::collection::vec(shape(), 1..4),
+        again in any::<prop::sample::Index>(),
         repetition in prop::option::of(Just(b'^')),
         element_sep in prop::sample::select(vec![b'*', b'*', b'*', 0x1D]),
     ) {
         let all = grammars();
         let g = &all[which.index(all.len())];
         let def_index = seg_pick.index(g.segments.len());
-        let def = &g.segments[def_index];
         let delimiters = Delimiters {
             element: element_sep,
             ..Delimiters::standard(repetition)
         };
-        // Between a few short of the definition and a few beyond it (too many elements).
-        let count = (def.elements.len() + extra).saturating_sub(short).min(elements.len());
-        let mut data = def.tag.as_bytes().to_vec();
-        let mut bounds = vec![(0u32, data.len() as u32)];
-        for (i, parts) in elements.iter().take(count).enumerate() {
-            // A tidy segment has only empty or well-shaped values: most of them have nothing
-            // to report, or only a syntax note or a missing element.
-            let tidied: Vec<Vec<Piece>>;
-            let parts = if tidy {
-                tidied = parts
-                    .iter()
-                    .map(|p| match p.first() {
-                        Some(&(k, n)) if k % 3 != 0 => vec![(16, n)],
-                        _ => Vec::new(),
-                    })
-                    .collect();
-                &tidied
-            } else {
-                parts
+        let mut v = SetValidator::new(g, Policy::default(), Location::default());
+        // One of the shapes comes again at the end: the same elements sent twice.
+        let order = (0..shapes.len()).chain(std::iter::once(again.index(shapes.len())));
+        for (position, i) in order.enumerate() {
+            let (data, bounds) = build(g, def_index, &shapes[i], &delimiters);
+            let seg = Segment {
+                offset: 100,
+                data: &data,
+                bounds: &bounds,
+                delimiters: &delimiters,
+                lowercase_tag: false,
+                unterminated: false,
             };
-            data.push(element_sep);
-            let start = data.len() as u32;
-            match def.elements.get(i) {
-                Some(ed) if ed.kind == ElementType::Composite => {
-                    render_composite(g, ed, parts, &delimiters, &mut data)
-                }
-                Some(ed) => render(g, ed, &parts[0], &delimiters, &mut data),
-                None => render(g, &def.elements[0], &parts[0], &delimiters, &mut data),
-            }
-            bounds.push((start, data.len() as u32));
+            findings(&mut v, g, def_index, &seg, position as u32 + 2)?;
         }
-        let seg = Segment {
-            offset: 100,
-            data: &data,
-            bounds: &bounds,
-            delimiters: &delimiters,
-            lowercase_tag: false,
-            unterminated: false,
-        };
-        findings(g, def_index, &seg, 4)?;
     }
 }
 
@@ -263,7 +307,8 @@ fn generated_segments_reach_every_element_rule() {
                 lowercase_tag: false,
                 unterminated: false,
             };
-            let found = findings(g, def_index, &seg, 2).expect("the paths agree");
+            let mut v = SetValidator::new(g, Policy::default(), Location::default());
+            let found = findings(&mut v, g, def_index, &seg, 2).expect("the paths agree");
             rules.extend(found.iter().map(|f| f.rule));
         }
     }
