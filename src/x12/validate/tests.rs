@@ -40,7 +40,7 @@ fn render(g: &Grammar, ed: &ElementDef, pieces: &[Piece], d: &Delimiters, out: &
     for &(kind, n) in pieces {
         let n = n as usize;
         match kind % 17 {
-            0 | 1 | 2 => match ed.codes {
+            0..=2 => match ed.codes {
                 Some(ci) => {
                     let codes = g.codes[ci].codes();
                     out.extend_from_slice(&codes[n % codes.len()]);
