@@ -34,11 +34,15 @@ pub struct GrammarError {
 pub type Tag = u32;
 
 /// Packs a 2- or 3-character tag; `None` for anything else.
+#[inline]
 pub fn tag_key(tag: &[u8]) -> Option<Tag> {
-    if !(2..=3).contains(&tag.len()) || !tag.iter().all(u8::is_ascii_alphanumeric) {
-        return None;
-    }
-    Some(tag.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)))
+    // Every segment goes through here: the two lengths are spelled out, with no loop.
+    let key = match *tag {
+        [a, b] => (u32::from(a) << 8) | u32::from(b),
+        [a, b, c] => (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c),
+        _ => return None,
+    };
+    tag.iter().all(u8::is_ascii_alphanumeric).then_some(key)
 }
 
 #[derive(Deserialize)]
@@ -193,6 +197,13 @@ pub struct SyntaxNote {
     /// The smallest of `positions` (a note whose elements all lie beyond those sent is skipped
     /// on this alone).
     pub first: usize,
+    /// `positions` as bits (bit `p` for position `p`), so that the validator can test the note
+    /// against a segment's presence bits in a few instructions; 0 when the note cannot be
+    /// tested that way (a position above 63, a position named twice, or more than 16 of them),
+    /// and it is then tested element by element.
+    pub mask: u64,
+    /// The bit of the first position as written (what C and L notes hinge on).
+    pub lead: u64,
 }
 
 /// A segment definition.
@@ -207,6 +218,11 @@ pub struct SegmentDef {
     /// Position of the last mandatory element (0 when none): beyond it and beyond the elements
     /// sent there is nothing to check.
     pub last_mandatory: usize,
+    /// Bit `n` set for each mandatory element `n`.
+    pub mandatory_bits: u64,
+    /// Whether a segment of this kind can be passed on presence bits (bit `n` for element `n`):
+    /// at most 63 elements, and every syntax note has a mask.
+    pub bit_checked: bool,
 }
 
 /// One entry of a loop body.
@@ -257,6 +273,9 @@ pub struct LoopDef {
     pub by_tag: FxHashMap<Tag, Vec<usize>>,
     /// Positions of the required entries, ascending.
     pub required: Vec<usize>,
+    /// For each position `i` (and one past the last), how many required entries come before
+    /// it: whether a skip from `a` to `b` passes a required entry is one subtraction.
+    pub required_before: Vec<u32>,
 }
 
 /// A code list.
@@ -275,13 +294,30 @@ pub struct CodeList {
 /// A code of up to seven bytes as one integer: its bytes and its length, so distinct codes never
 /// share a key.
 fn pack_code(value: &[u8]) -> Option<u64> {
-    if value.len() > 7 {
-        return None;
-    }
-    let mut b = [0u8; 8];
-    b[..value.len()].copy_from_slice(value);
-    b[7] = value.len() as u8;
-    Some(u64::from_le_bytes(b))
+    // Byte `i` goes to bits `8 * i`, the length to the top byte. Every ID element of every
+    // segment is packed, so this reads the bytes as two overlapping words (which agree where
+    // they overlap) instead of copying a slice of unknown length, which calls memcpy.
+    let n = value.len();
+    let two = |at: usize| {
+        value
+            .get(at..at + 2)
+            .and_then(|w| <[u8; 2]>::try_from(w).ok())
+            .map_or(0, |w| u64::from(u16::from_le_bytes(w)))
+    };
+    let four = |at: usize| {
+        value
+            .get(at..at + 4)
+            .and_then(|w| <[u8; 4]>::try_from(w).ok())
+            .map_or(0, |w| u64::from(u32::from_le_bytes(w)))
+    };
+    let bytes = match *value {
+        [] => 0,
+        [b] => u64::from(b),
+        [_, _] | [_, _, _] => two(0) | (two(n - 2) << (8 * (n - 2))),
+        _ if n <= 7 => four(0) | (four(n - 4) << (8 * (n - 4))),
+        _ => return None,
+    };
+    Some(bytes | ((n as u64) << 56))
 }
 
 impl CodeList {
@@ -309,6 +345,18 @@ impl CodeList {
     /// Whether the list holds no code.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The codes, sorted (for tests that need valid values).
+    #[cfg(test)]
+    pub(crate) fn codes(&self) -> Vec<Vec<u8>> {
+        let short = self.short.iter().map(|k| {
+            let b = k.to_le_bytes();
+            b[..usize::from(b[7])].to_vec()
+        });
+        let mut all: Vec<Vec<u8>> = short.chain(self.long.iter().map(|v| v.to_vec())).collect();
+        all.sort();
+        all
     }
 
     /// Whether `value` is listed.
@@ -550,11 +598,19 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
             .iter()
             .rposition(|e| e.mandatory)
             .map_or(0, |i| i + 1);
+        let bit_checked = elements.len() < 64 && syntax.iter().all(|n| n.mask != 0);
+        let mandatory_bits = elements
+            .iter()
+            .enumerate()
+            .filter(|(i, e)| e.mandatory && *i < 63)
+            .fold(0u64, |bits, (i, _)| bits | (2 << i));
         segments.push(SegmentDef {
             tag: tag.clone(),
             elements,
             syntax,
             last_mandatory,
+            mandatory_bits,
+            bit_checked,
         });
     }
     for name in code_index.keys() {
@@ -573,6 +629,7 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
         entries: Vec::new(),
         by_tag: FxHashMap::default(),
         required: Vec::new(),
+        required_before: Vec::new(),
     }];
     for id in raw.loops.keys() {
         loops.push(LoopDef {
@@ -580,6 +637,7 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
             entries: Vec::new(),
             by_tag: FxHashMap::default(),
             required: Vec::new(),
+            required_before: Vec::new(),
         });
     }
     let mut in_structure = HashSet::new();
@@ -690,10 +748,12 @@ fn compile(ctx: &mut Ctx<'_>, raw: RawGrammar) -> Option<Grammar> {
                 } => (*trigger, *required),
             };
             l.by_tag.entry(tag).or_default().push(i);
+            l.required_before.push(l.required.len() as u32);
             if required {
                 l.required.push(i);
             }
         }
+        l.required_before.push(l.required.len() as u32);
     }
     let mut loop_of = HashMap::new();
     let mut reached = HashSet::new();
@@ -937,9 +997,22 @@ fn parse_syntax(note: &str, count: usize) -> Result<SyntaxNote, String> {
         }
         positions.push(p);
     }
+    let mut mask = 0u64;
+    let mut distinct = positions.len() <= 16;
+    for &p in &positions {
+        let bit = if p < 64 { 1u64 << p } else { 0 };
+        distinct &= bit != 0 && mask & bit == 0;
+        mask |= bit;
+    }
+    let mask = if distinct { mask } else { 0 };
     Ok(SyntaxNote {
         kind: bytes[0],
         first: positions.iter().copied().min().unwrap_or(0),
+        lead: mask
+            & positions
+                .first()
+                .map_or(0, |&p| 1u64.checked_shl(p as u32).unwrap_or(0)),
+        mask,
         positions,
         text: note.to_string(),
     })
@@ -1152,6 +1225,35 @@ values = ["N", "F"]
         for v in ["B", "A\0", "ABCDEF", "ABCDEFGHI", "0", "000", "AB\0\0"] {
             assert!(!list.contains(v.as_bytes()), "{v:?}");
         }
+    }
+
+    #[test]
+    fn packed_codes_are_the_bytes_and_the_length() {
+        // What `pack_code` must equal: the bytes copied into a zeroed word, the length on top.
+        let copied = |v: &[u8]| {
+            let mut b = [0u8; 8];
+            b[..v.len()].copy_from_slice(v);
+            b[7] = v.len() as u8;
+            u64::from_le_bytes(b)
+        };
+        let source: Vec<u8> = (0u8..=255).rev().collect();
+        for n in 0..=7 {
+            for start in 0..source.len() - n {
+                let v = &source[start..start + n];
+                assert_eq!(pack_code(v), Some(copied(v)), "{v:?}");
+            }
+        }
+        assert_eq!(pack_code(b"ABCDEFGH"), None);
+    }
+
+    #[test]
+    fn syntax_notes_as_bits() {
+        let n = parse_syntax("C0605", 7).unwrap();
+        assert_eq!((n.mask, n.lead), ((1 << 6) | (1 << 5), 1 << 6));
+        // A position named twice is tested element by element.
+        assert_eq!(parse_syntax("E0101", 7).unwrap().mask, 0);
+        assert_eq!(parse_syntax("P6364", 70).unwrap().mask, 0);
+        assert_ne!(parse_syntax("P6263", 70).unwrap().mask, 0);
     }
 
     #[test]

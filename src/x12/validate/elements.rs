@@ -4,23 +4,111 @@
 use super::values::{decimal_len, is_blank, is_plain_ascii, trim_spaces, valid_date, valid_time};
 use super::{Findings, SetValidator};
 use crate::x12::finding::{Code, bad_value};
-use crate::x12::grammar::{ElementDef, ElementType, SegmentDef};
+use crate::x12::grammar::{ElementDef, ElementType, SegmentDef, SyntaxNote};
 use crate::x12::policy::Rule;
 use crate::x12::segment::{Segment, split_component};
 
 impl SetValidator<'_> {
+    /// Checks the elements and syntax notes of a segment of definition `def` (an index into the
+    /// grammar's segments).
     pub(super) fn check_elements(
+        &mut self,
+        def: usize,
+        seg: &Segment<'_>,
+        position: u32,
+        out: &mut Findings,
+    ) {
+        let g = self.grammar;
+        let Some(def_ref) = g.segments.get(def) else {
+            return;
+        };
+        if def_ref.bit_checked && self.passes_plainly(def, def_ref, seg) {
+            return;
+        }
+        self.check_elements_as::<true>(def_ref, seg, position, out);
+    }
+
+    /// Whether a segment certainly has nothing to report, found in one pass over its elements:
+    /// plain printable ASCII, no trailing empty element and none beyond those defined, every
+    /// mandatory element present, every present value accepted by [`Self::plain_value_ok`], and
+    /// every syntax note held on the presence bits. `false` sends the segment to the checks that
+    /// decide and report. Only for definitions with `bit_checked`.
+    #[inline]
+    fn passes_plainly(&mut self, index: usize, def: &SegmentDef, seg: &Segment<'_>) -> bool {
+        if !is_plain_ascii(seg.data, seg.delimiters.repetition) {
+            return false;
+        }
+        let bounds = seg.bounds.get(1..).unwrap_or(&[]);
+        let mut present = 0u64;
+        let mut last = 0;
+        for (i, &(s, e)) in bounds.iter().enumerate() {
+            let v = seg.data.get(s as usize..e as usize).unwrap_or(&[]);
+            if is_blank(v) {
+                continue;
+            }
+            // A `bit_checked` definition has at most 63 elements, so `i < 63` always holds for
+            // a defined element; a present element past the definition is one too many.
+            match def.elements.get(i) {
+                Some(ed) if i < 63 && self.plain_value_ok(ed, v) => {
+                    present |= 2 << i;
+                    last = i + 1;
+                }
+                _ => return false,
+            }
+        }
+        if last != bounds.len() {
+            return false;
+        }
+        // Whether the mandatory elements are there and the notes hold depends on the presence
+        // bits alone, and segments of one kind mostly send the same elements: the bits that last
+        // passed are remembered per definition, and the same bits pass again at once.
+        let Some(held) = self.bits_held.get_mut(index) else {
+            return false;
+        };
+        if *held == present {
+            return true;
+        }
+        let holds = def.mandatory_bits & !present == 0
+            && def.syntax.iter().all(|note| !note_broken(note, present));
+        if holds {
+            *held = present;
+        }
+        holds
+    }
+
+    /// Checks a segment's elements and syntax notes. With `FAST`, plain printable-ASCII
+    /// segments take the fast path: each present value that [`Self::plain_value_ok`] accepts is
+    /// not checked further, and each syntax note is first tested on the segment's presence bits
+    /// (only a note broken there is checked, and reported, element by element). Without it,
+    /// every value and note is checked in full: the reference the fast path is tested against.
+    pub(super) fn check_elements_as<const FAST: bool>(
         &self,
         def: &SegmentDef,
         seg: &Segment<'_>,
         position: u32,
         out: &mut Findings,
     ) {
-        let count = seg.element_count();
-        let last = (1..=count)
-            .rev()
-            .find(|&i| !is_blank(seg.element(i)))
-            .unwrap_or(0);
+        let bounds = seg.bounds.get(1..).unwrap_or(&[]);
+        let count = bounds.len();
+        let value_at = |&(s, e): &(u32, u32)| seg.data.get(s as usize..e as usize).unwrap_or(&[]);
+        // One pass over the elements: which ones are present (not blank), as bit `n` for
+        // element `n` up to 63, and the last present one.
+        let mut present = 0u64;
+        let mut last = 0;
+        for (i, b) in bounds.iter().enumerate() {
+            if !is_blank(value_at(b)) {
+                last = i + 1;
+                if i < 63 {
+                    present |= 2 << i;
+                }
+            }
+        }
+        if !FAST {
+            last = (1..=count)
+                .rev()
+                .find(|&i| !is_blank(seg.element(i)))
+                .unwrap_or(0);
+        }
         if count > last {
             let loc = self.loc(seg, position);
             self.find(
@@ -50,18 +138,19 @@ impl SetValidator<'_> {
         // Most segments are plain printable ASCII with no repetition separator in them: their
         // elements take the fast path, and only a value that fails it is checked (and reported)
         // in full.
-        let plain = is_plain_ascii(seg.data)
-            && seg
-                .delimiters
-                .repetition
-                .is_none_or(|rep| memchr::memchr(rep, seg.data).is_none());
+        let plain = FAST && is_plain_ascii(seg.data, seg.delimiters.repetition);
         for (i, ed) in def.elements[..checked].iter().enumerate() {
             let n = i + 1;
-            let value = seg.element(n);
-            if plain && !is_blank(value) && self.plain_value_ok(ed, value) {
+            let value = bounds.get(i).map_or(&[][..], value_at);
+            let blank = if FAST && n < 64 {
+                present & (1 << n) == 0
+            } else {
+                is_blank(value)
+            };
+            if plain && !blank && self.plain_value_ok(ed, value) {
                 continue;
             }
-            if is_blank(value) {
+            if blank {
                 if ed.mandatory {
                     self.element_finding(
                         seg,
@@ -93,67 +182,84 @@ impl SetValidator<'_> {
             }
         }
         for note in &def.syntax {
-            // A note whose elements all lie beyond those sent holds unless it requires one of them.
-            if note.kind != b'R' && note.first > last {
+            if FAST && note.mask != 0 && !note_broken(note, present) {
                 continue;
             }
-            // Presence as a small array (notes name at most a handful of elements): no allocation.
-            let mut present = [false; 16];
-            let k = note.positions.len().min(16);
-            for (slot, &p) in present.iter_mut().zip(&note.positions) {
-                *slot = !is_blank(seg.element(p));
-            }
-            let present = &present[..k];
-            let first = present[0];
-            let n_present = present.iter().filter(|p| **p).count();
-            let violation = match note.kind {
-                b'P' => n_present > 0 && n_present < present.len(),
-                b'R' => n_present == 0,
-                b'E' => n_present > 1,
-                b'C' => first && present[1..].iter().any(|p| !p),
-                b'L' => first && !present[1..].iter().any(|p| *p),
-                _ => false,
-            };
-            if violation {
-                let code = if note.kind == b'E' { "10" } else { "2" };
-                let at = match note.kind {
-                    b'E' => note
-                        .positions
-                        .iter()
-                        .zip(present)
-                        .filter(|(_, p)| **p)
-                        .nth(1)
-                        .map(|(p, _)| *p),
-                    _ => note
-                        .positions
-                        .iter()
-                        .zip(present)
-                        .find(|(_, p)| !**p)
-                        .map(|(p, _)| *p),
-                }
-                .unwrap_or(note.positions[0]);
-                let ed = &def.elements[at - 1];
-                let what = match note.kind {
-                    b'P' => "all or none of these elements must be present",
-                    b'R' => "at least one of these elements is required",
-                    b'E' => "only one of these elements may be present",
-                    b'C' => "when the first is present, all of the others are required",
-                    _ => "when the first is present, at least one of the others is required",
-                };
-                self.element_finding(
-                    seg,
-                    position,
-                    at,
-                    None,
-                    ed,
-                    Rule::SyntaxNote,
-                    code,
-                    seg.element(at),
-                    format!("syntax note {}: {what}", note.text),
-                    out,
-                );
-            }
+            self.check_note(def, seg, position, note, last, out);
         }
+    }
+
+    /// Tests one syntax note element by element, and reports it when it is broken.
+    fn check_note(
+        &self,
+        def: &SegmentDef,
+        seg: &Segment<'_>,
+        position: u32,
+        note: &SyntaxNote,
+        last: usize,
+        out: &mut Findings,
+    ) {
+        // A note whose elements all lie beyond those sent holds unless it requires one of them.
+        if note.kind != b'R' && note.first > last {
+            return;
+        }
+        // Presence as a small array (notes name at most a handful of elements): no allocation.
+        let mut present = [false; 16];
+        let k = note.positions.len().min(16);
+        for (slot, &p) in present.iter_mut().zip(&note.positions) {
+            *slot = !is_blank(seg.element(p));
+        }
+        let present = &present[..k];
+        let first = present[0];
+        let n_present = present.iter().filter(|p| **p).count();
+        let violation = match note.kind {
+            b'P' => n_present > 0 && n_present < present.len(),
+            b'R' => n_present == 0,
+            b'E' => n_present > 1,
+            b'C' => first && present[1..].iter().any(|p| !p),
+            b'L' => first && !present[1..].iter().any(|p| *p),
+            _ => false,
+        };
+        if !violation {
+            return;
+        }
+        let code = if note.kind == b'E' { "10" } else { "2" };
+        let at = match note.kind {
+            b'E' => note
+                .positions
+                .iter()
+                .zip(present)
+                .filter(|(_, p)| **p)
+                .nth(1)
+                .map(|(p, _)| *p),
+            _ => note
+                .positions
+                .iter()
+                .zip(present)
+                .find(|(_, p)| !**p)
+                .map(|(p, _)| *p),
+        }
+        .unwrap_or(note.positions[0]);
+        let ed = &def.elements[at - 1];
+        let what = match note.kind {
+            b'P' => "all or none of these elements must be present",
+            b'R' => "at least one of these elements is required",
+            b'E' => "only one of these elements may be present",
+            b'C' => "when the first is present, all of the others are required",
+            _ => "when the first is present, at least one of the others is required",
+        };
+        self.element_finding(
+            seg,
+            position,
+            at,
+            None,
+            ed,
+            Rule::SyntaxNote,
+            code,
+            seg.element(at),
+            format!("syntax note {}: {what}", note.text),
+            out,
+        );
     }
 
     fn check_composite(
@@ -215,7 +321,7 @@ impl SetValidator<'_> {
     /// sends it to the full check, which decides and reports. It restates `check_value`'s type
     /// rules on purpose (a shared function returning the reason cost 5% of validation): a change
     /// to one must be made to both.
-    #[inline]
+    #[inline(always)]
     fn plain_value_ok(&self, ed: &ElementDef, v: &[u8]) -> bool {
         let len = match ed.kind {
             ElementType::An => v.len(),
@@ -229,7 +335,10 @@ impl SetValidator<'_> {
                 v.len()
             }
             ElementType::N(_) => {
-                let digits = v.strip_prefix(b"-").unwrap_or(v);
+                let digits = match v {
+                    [b'-', rest @ ..] => rest,
+                    _ => v,
+                };
                 if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
                     return false;
                 }
@@ -449,5 +558,24 @@ impl SetValidator<'_> {
             loc.bad_value = Some(bad_value(value).into());
         }
         self.find(out, rule, Some(Code::element(code)), loc, msg);
+    }
+}
+
+/// Whether a note with a position mask is broken, given the segment's presence bits (bit `n` set
+/// when element `n` is present). It restates [`SetValidator::check_note`]'s rules on bits: a
+/// note's positions are distinct when it has a mask, so counting present elements is counting
+/// bits.
+#[inline]
+fn note_broken(note: &SyntaxNote, present: u64) -> bool {
+    let p = present & note.mask;
+    let lead = present & note.lead != 0;
+    match note.kind {
+        b'P' => p != 0 && p != note.mask,
+        b'R' => p == 0,
+        // More than one bit set.
+        b'E' => p & p.wrapping_sub(1) != 0,
+        b'C' => lead && p != note.mask,
+        b'L' => lead && p & !note.lead == 0,
+        _ => false,
     }
 }

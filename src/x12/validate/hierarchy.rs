@@ -109,6 +109,7 @@ impl HlLevels {
         self.sparse.clear();
     }
 
+    #[inline]
     fn get(&self, key: &HlKey) -> Option<[u8; 2]> {
         match key {
             HlKey::Number(n) if *n < DENSE_HL => self.dense.get(*n as usize).copied().flatten(),
@@ -120,6 +121,11 @@ impl HlLevels {
         match key {
             HlKey::Number(n) if n < DENSE_HL => {
                 let i = n as usize;
+                // Ids nearly always come in order: the next one is a push.
+                if i == self.dense.len() {
+                    self.dense.push(Some(level));
+                    return;
+                }
                 if self.dense.len() <= i {
                     self.dense.resize(i + 1, None);
                 }
@@ -140,6 +146,7 @@ pub(super) enum HlKey {
 }
 
 impl HlKey {
+    #[inline]
     fn of(id: &[u8]) -> HlKey {
         if !id.is_empty()
             && id.len() <= 18

@@ -13,6 +13,8 @@
 
 mod elements;
 mod hierarchy;
+#[cfg(test)]
+mod tests;
 mod values;
 
 use super::finding::{Code, Finding, Location, bad_value};
@@ -45,8 +47,14 @@ pub struct SetValidator<'g> {
     structure: Option<PackedStructure>,
     counted: Vec<u64>,
     claimed: Vec<Option<(u64, u32)>>,
+    /// Per segment definition, the presence bits of the last of its segments whose mandatory
+    /// elements were there and whose syntax notes held ([`NO_BITS`] before the first).
+    bits_held: Vec<u64>,
     hl_tag: Tag,
 }
+
+/// Presence bits no segment has (element positions start at 1, bit 0 is never set).
+const NO_BITS: u64 = u64::MAX;
 
 /// Where findings go: a capped list plus an exact error flag.
 #[derive(Debug, Default, Clone)]
@@ -84,6 +92,7 @@ pub struct ValidatorScratch {
     hl_levels: HlLevels,
     counted: Vec<u64>,
     claimed: Vec<Option<(u64, u32)>>,
+    bits_held: Vec<u64>,
 }
 
 impl<'g> SetValidator<'g> {
@@ -104,6 +113,7 @@ impl<'g> SetValidator<'g> {
             mut hl_levels,
             mut counted,
             mut claimed,
+            mut bits_held,
         } = scratch;
         stack.clear();
         stack.push(Frame {
@@ -116,6 +126,9 @@ impl<'g> SetValidator<'g> {
         counted.resize(grammar.counts.len(), 0);
         claimed.clear();
         claimed.resize(grammar.counts.len(), None);
+        // The scratch may come from a set of another grammar: nothing it remembers holds here.
+        bits_held.clear();
+        bits_held.resize(grammar.segments.len(), NO_BITS);
         SetValidator {
             grammar,
             policy,
@@ -126,6 +139,7 @@ impl<'g> SetValidator<'g> {
             structure: None,
             counted,
             claimed,
+            bits_held,
             hl_tag: tag_key(b"HL").unwrap_or(0),
         }
     }
@@ -137,6 +151,7 @@ impl<'g> SetValidator<'g> {
             hl_levels: self.hl_levels,
             counted: self.counted,
             claimed: self.claimed,
+            bits_held: self.bits_held,
         }
     }
 
@@ -161,7 +176,12 @@ impl<'g> SetValidator<'g> {
 
     /// Validates the next segment (ST is position 1 and is only element-checked).
     pub fn segment(&mut self, seg: &Segment<'_>, position: u32, out: &mut Findings) {
-        let Some(tag) = tag_key(seg.tag()) else {
+        // The tag straight from the bounds: this runs for every segment.
+        let tag_bytes = match seg.bounds.first() {
+            Some(&(s, e)) => seg.data.get(s as usize..e as usize).unwrap_or(&[]),
+            None => &[],
+        };
+        let Some(tag) = tag_key(tag_bytes) else {
             let loc = self.loc(seg, position);
             let shown = bad_value(seg.tag());
             self.find(
@@ -199,10 +219,7 @@ impl<'g> SetValidator<'g> {
                 return;
             }
         }
-        let def = match placed_def {
-            Some(i) => self.grammar.segments.get(i),
-            None => self.grammar.segment(tag),
-        };
+        let def = placed_def.or_else(|| self.grammar.by_tag.get(&tag).copied());
         if let Some(def) = def {
             self.check_elements(def, seg, position, out);
         }
@@ -307,7 +324,13 @@ impl<'g> SetValidator<'g> {
                 if !matches {
                     continue;
                 }
-                if let Entry::Segment { def: d, .. } = entry {
+                // A loop's trigger is its first entry: its definition is found there, not by
+                // looking the tag up.
+                let seg_entry = match is_loop {
+                    Some(index) => g.loops[index].entries.first(),
+                    None => Some(entry),
+                };
+                if let Some(Entry::Segment { def: d, .. }) = seg_entry {
                     *def = Some(*d);
                 }
                 self.close_above(depth, seg, position, out);
@@ -363,7 +386,27 @@ impl<'g> SetValidator<'g> {
         }
     }
 
+    /// Reports the required entries from `from` up to (not including) `to` of the loop open at
+    /// `depth`, skipped over.
+    #[inline]
     fn missing_between(
+        &self,
+        depth: usize,
+        from: usize,
+        to: usize,
+        seg: &Segment<'_>,
+        position: u32,
+        out: &mut Findings,
+    ) {
+        let lp = &self.grammar.loops[self.stack[depth].loop_index];
+        // Skipping only optional entries (the usual case) is found without a search or a call.
+        if lp.required_before.get(from) != lp.required_before.get(to) {
+            self.report_missing(depth, from, to, seg, position, out);
+        }
+    }
+
+    #[cold]
+    fn report_missing(
         &self,
         depth: usize,
         from: usize,
