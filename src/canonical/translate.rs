@@ -942,6 +942,7 @@ mod tests {
         pipeline_min: u64,
         map_on: MapOn,
         hold_sets: usize,
+        start_late: bool,
         partner: Option<&str>,
     ) -> (Vec<String>, FileSummary) {
         let mut profiles = Profiles::new(Grammars::embedded().expect("grammars"), Policy::Standard);
@@ -962,6 +963,7 @@ mod tests {
                 min_bytes: pipeline_min,
                 map_on,
                 hold_sets,
+                start_late,
             },
         )
         .expect("in-memory input");
@@ -1010,12 +1012,21 @@ mod tests {
         cut.extend(ISA.replace("000000001", "000000005").as_bytes());
         cut.extend(b"GS*FA*SENDER*RECEIVER*20260105*1430*5*X*004010~ST*997*0001~AK1*OW*5~AK9*A*0*0*0~SE*4*0001~");
         for (text, partner) in [(&text, None), (&text, Some("ridgeline")), (&cut, None)] {
-            let (one, one_summary) = log_of(text, u64::MAX, MapOn::Shared, HOLD_SETS, partner);
-            // Interchanges held for their IEA, pass 1 started part way, or from the start.
-            for hold_sets in [HOLD_SETS, 3, 0] {
+            let (one, one_summary) =
+                log_of(text, u64::MAX, MapOn::Shared, HOLD_SETS, false, partner);
+            // Interchanges held for their IEA, pass 1 started part way, or from the start; the
+            // translator made as soon as it can, or only at the end (sets mapped ahead).
+            for (hold_sets, start_late) in [HOLD_SETS, 3, 0]
+                .into_iter()
+                .flat_map(|h| [(h, false), (h, true)])
+            {
                 for map_on in [MapOn::Shared, MapOn::Engine, MapOn::Caller] {
-                    let (two, two_summary) = log_of(text, 0, map_on, hold_sets, partner);
-                    assert_eq!(one, two, "{map_on:?}, holding {hold_sets} sets");
+                    let (two, two_summary) =
+                        log_of(text, 0, map_on, hold_sets, start_late, partner);
+                    assert_eq!(
+                        one, two,
+                        "{map_on:?}, holding {hold_sets} sets, late start {start_late}"
+                    );
                     assert_eq!(
                         serde_json::to_string(&one_summary).expect("json"),
                         serde_json::to_string(&two_summary).expect("json")

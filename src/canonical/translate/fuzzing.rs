@@ -28,9 +28,9 @@ impl Sink for Lines {
 }
 
 /// The fuzz target's body (and the seed-replay test's): translates `data` on one thread and on
-/// two (mapping forced onto each thread), under the default settings, and panics unless all
-/// three give the same records, rejections and skips, each counted once; a mapper that panics
-/// on some input panics here too.
+/// two (mapping forced onto each thread, or done ahead of a late translator), under the default
+/// settings, and panics unless all give the same records, rejections and skips, each counted
+/// once; a mapper that panics on some input panics here too.
 pub fn check_translation(data: &[u8]) {
     static PROFILES: std::sync::OnceLock<Profiles> = std::sync::OnceLock::new();
     let profiles = PROFILES.get_or_init(|| {
@@ -39,7 +39,7 @@ pub fn check_translation(data: &[u8]) {
             crate::x12::policy::Policy::Standard,
         )
     });
-    let once = |pipeline_min, map_on, hold_sets| {
+    let once = |pipeline_min, map_on, hold_sets, start_late| {
         let mut lines = Lines::default();
         let outcome = translate_with(
             "fuzz.edi",
@@ -51,24 +51,30 @@ pub fn check_translation(data: &[u8]) {
                 min_bytes: pipeline_min,
                 map_on,
                 hold_sets,
+                start_late,
             },
         )
         .unwrap_or_else(|e| panic!("translating from memory cannot fail: {e}"));
         (lines.0, outcome)
     };
-    let (one, outcome) = once(u64::MAX, MapOn::Shared, HOLD_SETS);
+    let (one, outcome) = once(u64::MAX, MapOn::Shared, HOLD_SETS, false);
     let counts = &outcome.counts;
     assert_eq!(
         one.len() as u64,
         counts.records + counts.rejected + counts.skipped,
         "every output is counted once"
     );
-    // Interchanges held for their IEA, and pass 1 started at the first set.
-    for (map_on, hold_sets) in [(MapOn::Engine, HOLD_SETS), (MapOn::Caller, 0)] {
-        let (two, _) = once(0, map_on, hold_sets);
+    // Interchanges held for their IEA, pass 1 started at the first set, and every set mapped
+    // ahead of a late translator.
+    for (map_on, hold_sets, start_late) in [
+        (MapOn::Engine, HOLD_SETS, false),
+        (MapOn::Caller, 0, false),
+        (MapOn::Caller, HOLD_SETS, true),
+    ] {
+        let (two, _) = once(0, map_on, hold_sets, start_late);
         assert_eq!(
             one, two,
-            "two threads ({map_on:?}, holding {hold_sets} sets) differ from one"
+            "two threads ({map_on:?}, holding {hold_sets} sets, late start {start_late}) differ from one"
         );
     }
 }

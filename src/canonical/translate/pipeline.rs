@@ -77,6 +77,9 @@ pub(super) struct Options {
     pub(super) map_on: MapOn,
     /// Sets of one interchange held for its IEA (see [`run_pipelined`]).
     pub(super) hold_sets: usize,
+    /// The translator is made only once the engine is done, as if the file's hash took that
+    /// long (tests: every set the engine hands over is then mapped ahead).
+    pub(super) start_late: bool,
 }
 
 impl Options {
@@ -85,6 +88,7 @@ impl Options {
         min_bytes: super::PIPELINE_MIN_BYTES,
         map_on: MapOn::Shared,
         hold_sets: HOLD_SETS,
+        start_late: false,
     };
 }
 
@@ -144,7 +148,6 @@ enum Event {
 
 /// The engine's side: maps sets and turns events into owned batches.
 struct Producer<'a> {
-    profiles: &'a Profiles,
     verdicts: &'a EnvelopeVerdicts,
     /// Batches, each with the bytes of the segments its sets carry.
     out: SyncSender<(Vec<Event>, usize)>,
@@ -163,14 +166,123 @@ struct Producer<'a> {
     closed: bool,
     interchange: Option<Arc<Interchange>>,
     group: Option<Arc<Group>>,
-    /// The open interchange's partner profile and the open group's settings, as the one-thread
-    /// translator chooses them.
-    profile: Option<&'a Profile>,
-    settings: Option<GroupSettings<'a>>,
+    /// Maps sets under the settings the one-thread translator would choose.
+    mapper: SetMapper<'a>,
     /// The open set's copy (its digest is made by whichever thread maps it).
     set: SetCapture,
-    /// Digests the sets mapped on this thread.
+}
+
+/// Maps sets (and makes their content digests) under the settings the one-thread translator
+/// would choose: the open interchange's partner profile and the open group's settings,
+/// followed event by event.
+struct SetMapper<'a> {
+    profiles: &'a Profiles,
+    profile: Option<&'a Profile>,
+    settings: Option<GroupSettings<'a>>,
     digester: SetDigester,
+}
+
+impl<'a> SetMapper<'a> {
+    fn new(profiles: &'a Profiles) -> Self {
+        SetMapper {
+            profiles,
+            profile: None,
+            settings: None,
+            digester: SetDigester::default(),
+        }
+    }
+
+    fn interchange_start(&mut self, ic: &Interchange) {
+        self.profile = self.profiles.matching(ic);
+    }
+
+    fn group_start(&mut self, group: &Group) {
+        self.settings = Some(self.profiles.group_settings(self.profile, group));
+    }
+
+    fn group_end(&mut self) {
+        self.settings = None;
+    }
+
+    fn interchange_end(&mut self) {
+        self.profile = None;
+    }
+
+    /// Digests and maps a set's copied segments.
+    fn map(
+        &mut self,
+        ic: &Interchange,
+        group: &Group,
+        outcome: &SetOutcome,
+        segments: &[OwnedSegment],
+        delimiters: &Delimiters,
+    ) -> MappedSet {
+        let unknown;
+        let settings = match &self.settings {
+            Some(g) => g.settings,
+            None => {
+                unknown = self.profiles.group_settings(None, group);
+                unknown.settings
+            }
+        };
+        let ctx = SetContext {
+            interchange: ic,
+            group,
+            header: &outcome.header,
+            settings,
+        };
+        let digest = self.digester.of(segments, delimiters);
+        (
+            Box::new(map_set(&outcome.header.id, &ctx, segments)),
+            digest,
+        )
+    }
+
+    /// While the translator cannot start yet (the file is still being hashed), maps the sets
+    /// whose segments the engine's thread handed over, so that this thread's wait is not lost.
+    /// `events` must be all events from the start of the file, in order, each seen once.
+    fn map_ahead<'e>(
+        &mut self,
+        events: impl Iterator<Item = &'e mut Event>,
+        spare: &mut Vec<Vec<OwnedSegment>>,
+    ) {
+        for event in events {
+            match event {
+                Event::InterchangeStart(ic) => self.interchange_start(ic),
+                Event::GroupStart(_, group) => self.group_start(group),
+                Event::GroupEnd(..) => self.group_end(),
+                Event::InterchangeEnd(_) => self.interchange_end(),
+                Event::Set {
+                    interchange,
+                    group,
+                    outcome,
+                    work,
+                } => {
+                    if let Some(SetWork::Segments {
+                        segments,
+                        used,
+                        delimiters,
+                    }) = work
+                    {
+                        let used = (*used).min(segments.len());
+                        let mapped =
+                            self.map(interchange, group, outcome, &segments[..used], delimiters);
+                        let segments = mem::take(segments);
+                        if reusable(&segments) {
+                            spare.push(segments);
+                        }
+                        *work = Some(SetWork::Mapped(mapped));
+                    }
+                }
+                Event::Ta1(..) | Event::FileFinding(_) => {}
+            }
+        }
+    }
+}
+
+/// Whether a set's segment buffers are worth sending back for reuse.
+fn reusable(segments: &[OwnedSegment]) -> bool {
+    segments.iter().map(OwnedSegment::heap_bytes).sum::<usize>() <= REUSE_MAX_BYTES
 }
 
 impl Producer<'_> {
@@ -236,23 +348,10 @@ impl Producer<'_> {
                 delimiters,
             });
         }
-        let unknown;
-        let settings = match &self.settings {
-            Some(g) => g.settings,
-            None => {
-                unknown = self.profiles.group_settings(None, group);
-                unknown.settings
-            }
-        };
-        let ctx = SetContext {
-            interchange: ic,
-            group,
-            header: &outcome.header,
-            settings,
-        };
-        let digest = self.digester.of(self.set.segments(), &delimiters);
-        let mapped = map_set(&outcome.header.id, &ctx, self.set.segments());
-        Some(SetWork::Mapped((Box::new(mapped), digest)))
+        let mapped = self
+            .mapper
+            .map(ic, group, outcome, self.set.segments(), &delimiters);
+        Some(SetWork::Mapped(mapped))
     }
 
     fn take_buffer(&mut self) -> Vec<OwnedSegment> {
@@ -267,7 +366,7 @@ impl Producer<'_> {
 
 impl Visitor for Producer<'_> {
     fn interchange_start(&mut self, ic: &Interchange) {
-        self.profile = self.profiles.matching(ic);
+        self.mapper.interchange_start(ic);
         let ic = self.interchange(ic);
         self.push(Event::InterchangeStart(ic));
     }
@@ -278,7 +377,7 @@ impl Visitor for Producer<'_> {
     }
 
     fn group_start(&mut self, ic: &Interchange, group: &Group) {
-        self.settings = Some(self.profiles.group_settings(self.profile, group));
+        self.mapper.group_start(group);
         let ic = self.interchange(ic);
         let group = self.group(group);
         self.push(Event::GroupStart(ic, group));
@@ -311,13 +410,13 @@ impl Visitor for Producer<'_> {
     }
 
     fn group_end(&mut self, ic: &Interchange, outcome: &GroupOutcome) {
-        self.settings = None;
+        self.mapper.group_end();
         let ic = self.interchange(ic);
         self.push(Event::GroupEnd(ic, Box::new(outcome.clone())));
     }
 
     fn interchange_end(&mut self, outcome: &InterchangeOutcome) {
-        self.profile = None;
+        self.mapper.interchange_end();
         self.push(Event::InterchangeEnd(Box::new(outcome.clone())));
     }
 
@@ -389,9 +488,7 @@ fn replay<S: Sink>(
                         Mapping::Segments(&segments[..used]),
                         digest,
                     );
-                    if segments.iter().map(OwnedSegment::heap_bytes).sum::<usize>()
-                        <= REUSE_MAX_BYTES
-                    {
+                    if reusable(&segments) {
                         spare.push(segments);
                     }
                 }
@@ -511,7 +608,10 @@ where
     S: Sink + 't,
 {
     let Options {
-        map_on, hold_sets, ..
+        map_on,
+        hold_sets,
+        start_late,
+        ..
     } = options;
     let (out, batches) = sync_channel::<(Vec<Event>, usize)>(BATCHES_IN_FLIGHT);
     let (give_back, spares) = sync_channel::<Vec<Vec<OwnedSegment>>>(BATCHES_IN_FLIGHT + 2);
@@ -526,7 +626,6 @@ where
             .name("edigate-x12-engine".into())
             .spawn_scoped(scope, move || {
                 let mut producer = Producer {
-                    profiles,
                     verdicts: capture_all,
                     out,
                     pending,
@@ -540,10 +639,8 @@ where
                     closed: false,
                     interchange: None,
                     group: None,
-                    profile: None,
-                    settings: None,
+                    mapper: SetMapper::new(profiles),
                     set: SetCapture::deferring_digest(),
-                    digester: SetDigester::default(),
                 };
                 let summary = run(reader, config, &mut producer);
                 producer.flush();
@@ -578,6 +675,10 @@ where
         let mut waited = 0;
         let mut spare = Vec::new();
         let mut digester = SetDigester::default();
+        // Maps sets on this thread while the translator cannot start yet; `ahead` events of
+        // `held` have been through it.
+        let mut early = SetMapper::new(profiles);
+        let mut ahead = 0;
         let mut batches = batches.into_iter();
         loop {
             let batch = batches.next();
@@ -585,6 +686,10 @@ where
             if let Some((events, bytes)) = batch {
                 for event in events {
                     held.take(event, verdicts);
+                }
+                if translator.is_none() {
+                    early.map_ahead(held.events[ahead..].iter_mut(), &mut spare);
+                    ahead = held.events.len();
                 }
                 if held.ready < held.events.len() {
                     held.waiting_bytes += bytes;
@@ -606,7 +711,9 @@ where
             }
             if held.ready > 0
                 && translator.is_none()
-                && (startable.load(Ordering::Acquire) || waited > START_WAIT_BATCHES || done)
+                && (done
+                    || !start_late
+                        && (startable.load(Ordering::Acquire) || waited > START_WAIT_BATCHES))
                 && let Some(start) = start.take()
             {
                 translator = Some(start()?);
@@ -615,10 +722,10 @@ where
                 let ready = held.ready;
                 held.ready = 0;
                 replay(t, held.events.drain(..ready), &mut spare, &mut digester);
-                // A full return channel only means the engine's thread has buffers enough.
-                if !spare.is_empty() {
-                    let _ = give_back.try_send(mem::take(&mut spare));
-                }
+            }
+            // A full return channel only means the engine's thread has buffers enough.
+            if !spare.is_empty() {
+                let _ = give_back.try_send(mem::take(&mut spare));
             }
             if done {
                 break;
