@@ -119,7 +119,11 @@ fn main() {
             .and_then(|i| args.get(i + 1).cloned())
     };
     // Under `cargo test` (no `--bench`) it is a smoke run.
-    let default_iters = if args.iter().any(|a| a == "--bench") { 20_000 } else { 200 };
+    let default_iters = if args.iter().any(|a| a == "--bench") {
+        20_000
+    } else {
+        200
+    };
     let iters: u64 = arg("--iters").map_or(default_iters, |s| s.parse().expect("--iters N"));
     let only = arg("--only");
     let profiles = Profiles::new(Grammars::embedded().expect("grammars"), Policy::Standard);

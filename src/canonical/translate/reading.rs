@@ -37,20 +37,25 @@ impl<R> Hashing<R> {
 /// A reader that fingerprints what passes through it: a 64-bit hash of its bytes that does not
 /// depend on how the reads split them, and their count. Two passes over the same bytes agree;
 /// a file that changed between them almost surely does not (and SHA-256 is computed only once).
+/// Four lanes take the 8-byte words of each 32-byte block in turn, so the multiplications of
+/// one block do not wait on each other.
 pub(crate) struct Fingerprint<R> {
     inner: R,
-    state: u64,
-    carry: [u8; 8],
+    lanes: [u64; LANES],
+    carry: [u8; BLOCK],
     carry_len: usize,
     len: u64,
 }
+
+const LANES: usize = 4;
+const BLOCK: usize = 8 * LANES;
 
 impl<R> Fingerprint<R> {
     pub(crate) fn new(inner: R) -> Self {
         Fingerprint {
             inner,
-            state: 0,
-            carry: [0; 8],
+            lanes: [0, 1, 2, 3],
+            carry: [0; BLOCK],
             carry_len: 0,
             len: 0,
         }
@@ -66,42 +71,54 @@ impl<R> Fingerprint<R> {
         &self.inner
     }
 
-    fn mix(&mut self, word: u64) {
-        self.state = (self.state.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    fn mix(state: u64, word: u64) -> u64 {
+        (state.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95)
+    }
+
+    fn block(&mut self, block: &[u8; BLOCK]) {
+        for (i, lane) in self.lanes.iter_mut().enumerate() {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&block[8 * i..8 * i + 8]);
+            *lane = Self::mix(*lane, u64::from_le_bytes(word));
+        }
     }
 
     fn update(&mut self, mut data: &[u8]) {
         self.len += data.len() as u64;
         if self.carry_len > 0 {
-            let take = (8 - self.carry_len).min(data.len());
+            let take = (BLOCK - self.carry_len).min(data.len());
             self.carry[self.carry_len..self.carry_len + take].copy_from_slice(&data[..take]);
             self.carry_len += take;
             data = &data[take..];
-            if self.carry_len < 8 {
+            if self.carry_len < BLOCK {
                 return;
             }
-            self.mix(u64::from_le_bytes(self.carry));
+            let carry = self.carry;
+            self.block(&carry);
             self.carry_len = 0;
         }
-        let mut words = data.chunks_exact(8);
-        for w in &mut words {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(w);
-            self.mix(u64::from_le_bytes(b));
+        let mut blocks = data.chunks_exact(BLOCK);
+        for b in &mut blocks {
+            let mut block = [0u8; BLOCK];
+            block.copy_from_slice(b);
+            self.block(&block);
         }
-        let rest = words.remainder();
+        let rest = blocks.remainder();
         self.carry[..rest.len()].copy_from_slice(rest);
         self.carry_len = rest.len();
     }
 
     /// The fingerprint and the byte count.
     pub(crate) fn finish(mut self) -> (u64, u64) {
-        let mut last = [0u8; 8];
+        let mut last = [0u8; BLOCK];
         last[..self.carry_len].copy_from_slice(&self.carry[..self.carry_len]);
-        self.mix(u64::from_le_bytes(last));
+        self.block(&last);
         let len = self.len;
-        self.mix(len);
-        (self.state, len)
+        let state = self
+            .lanes
+            .iter()
+            .fold(len, |acc, &lane| Self::mix(acc, lane));
+        (Self::mix(state, len), len)
     }
 }
 
@@ -145,7 +162,7 @@ mod tests {
             f.finish()
         };
         let whole = fingerprint(1000);
-        for chunk in [1, 3, 7, 8, 9, 64, 999] {
+        for chunk in [1, 3, 7, 8, 9, 31, 32, 33, 64, 999] {
             assert_eq!(fingerprint(chunk), whole, "chunks of {chunk}");
         }
         let mut other = Fingerprint::new(());
