@@ -158,8 +158,9 @@ impl SetCapture {
 mod tests {
     use super::*;
 
-    /// The one-pass digest of a segment's bytes equals the element-by-element digest.
-    fn digests_agree(elements: &[Vec<u8>], delimiters: &crate::x12::delimiters::Delimiters) {
+    /// A segment's bytes and element bounds as the tokenizer hands them out: the tag and
+    /// elements joined by the element separator.
+    fn tokenized(elements: &[Vec<u8>], delimiters: &Delimiters) -> (Vec<u8>, Vec<(u32, u32)>) {
         let mut data = Vec::new();
         let mut bounds = Vec::new();
         for (i, e) in elements.iter().enumerate() {
@@ -170,6 +171,12 @@ mod tests {
             data.extend_from_slice(e);
             bounds.push((start, data.len() as u32));
         }
+        (data, bounds)
+    }
+
+    /// The one-pass digest of a segment's bytes equals the element-by-element digest.
+    fn digests_agree(elements: &[Vec<u8>], delimiters: &Delimiters) {
+        let (data, bounds) = tokenized(elements, delimiters);
         let seg = Segment {
             offset: 0,
             data: &data,
@@ -202,7 +209,7 @@ mod tests {
             ),
             repetition in proptest::option::of(proptest::sample::select(b"^|".to_vec())),
         ) {
-            let mut delimiters = crate::x12::delimiters::Delimiters::standard(repetition);
+            let mut delimiters = Delimiters::standard(repetition);
             delimiters.element = b'*';
             delimiters.component = b'>';
             let mut elements = elements;
@@ -225,18 +232,13 @@ mod tests {
             ),
             repetition in proptest::option::of(proptest::sample::select(b"^|".to_vec())),
         ) {
-            let delimiters = crate::x12::delimiters::Delimiters::standard(repetition);
+            let delimiters = Delimiters::standard(repetition);
             let mut streaming = SetCapture { on: true, ..SetCapture::default() };
             let mut deferred = SetCapture { on: true, ..SetCapture::deferring_digest() };
             for (i, elements) in segments.iter().enumerate() {
-                let mut data = b"REF".to_vec();
-                let mut bounds = vec![(0u32, 3u32)];
-                for e in elements {
-                    data.push(delimiters.element);
-                    let start = data.len() as u32;
-                    data.extend_from_slice(e);
-                    bounds.push((start, data.len() as u32));
-                }
+                let tagged: Vec<Vec<u8>> =
+                    std::iter::once(b"REF".to_vec()).chain(elements.iter().cloned()).collect();
+                let (data, bounds) = tokenized(&tagged, &delimiters);
                 let seg = Segment {
                     offset: 0,
                     data: &data,
@@ -255,7 +257,7 @@ mod tests {
 
     #[test]
     fn untiled_segment_still_digests_by_element() {
-        let delimiters = crate::x12::delimiters::Delimiters::standard(None);
+        let delimiters = Delimiters::standard(None);
         let data = b"REF**BM**X";
         // Elements that skip a byte: not tiled, so the digest goes element by element.
         let bounds = [(0u32, 3u32), (5, 7), (9, 10)];
