@@ -674,9 +674,8 @@ where
         let mut translator = None;
         let mut waited = 0;
         let mut spare = Vec::new();
-        let mut digester = SetDigester::default();
-        // Maps sets on this thread while the translator cannot start yet; `ahead` events of
-        // `held` have been through it.
+        // Maps sets on this thread while the translator cannot start yet (`ahead` events of
+        // `held` have been through it); its digester then digests the sets replay maps.
         let mut early = SetMapper::new(profiles);
         let mut ahead = 0;
         let mut batches = batches.into_iter();
@@ -721,7 +720,12 @@ where
             if let Some(t) = translator.as_mut() {
                 let ready = held.ready;
                 held.ready = 0;
-                replay(t, held.events.drain(..ready), &mut spare, &mut digester);
+                replay(
+                    t,
+                    held.events.drain(..ready),
+                    &mut spare,
+                    &mut early.digester,
+                );
             }
             // A full return channel only means the engine's thread has buffers enough.
             if !spare.is_empty() {
