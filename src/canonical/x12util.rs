@@ -82,9 +82,12 @@ impl AsciiBuf {
         }
     }
 
-    /// Appends `b` (ASCII); past the capacity (never reached by what is built here) it is dropped.
+    /// Appends `b` (ASCII); past the capacity (never reached by what is built here) it is
+    /// dropped, and so is a byte that is not ASCII (never offered).
     fn push(&mut self, b: u8) {
-        if let Some(slot) = self.bytes.get_mut(self.len) {
+        if let Some(slot) = self.bytes.get_mut(self.len)
+            && b.is_ascii()
+        {
             *slot = b;
             self.len += 1;
         }
@@ -95,8 +98,11 @@ impl AsciiBuf {
     }
 
     fn as_str(&self) -> &str {
-        // Only ASCII is pushed, so the bytes are always UTF-8.
-        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+        let bytes = self.bytes.get(..self.len).unwrap_or_default();
+        debug_assert!(bytes.is_ascii());
+        // SAFETY: `push`, the only writer of `bytes[..len]`, stores ASCII bytes only, and any
+        // sequence of ASCII bytes is UTF-8.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
     fn text(&self) -> Text {

@@ -465,7 +465,13 @@ impl Grammars {
     /// Finds the grammar for a set in a version (the first six characters of GS08).
     pub fn resolve(&self, set: &str, version: &str) -> Resolution<'_> {
         let version = version.get(..6).unwrap_or(version);
-        if let Some(g) = self.by_key.get(&(set.to_string(), version.to_string())) {
+        // A look at each of a few dozen grammars at most, with no key to allocate: this runs
+        // for every set.
+        if let Some(g) = self
+            .by_key
+            .iter()
+            .find_map(|((s, v), g)| (s == set && v == version).then_some(g))
+        {
             return Resolution::Exact(g);
         }
         if version.len() < 3 || !self.supports_family(version) {
