@@ -80,10 +80,6 @@ pub fn x12_record_id(
 pub struct SeparatorMap {
     table: [u8; 256],
     key: (u8, u8, Option<u8>),
-    /// The separators are three different bytes (or two, with no repetition separator): each
-    /// byte then stands for at most one of them, and 16 bytes at a time can be mapped by
-    /// comparing them with each separator.
-    distinct: bool,
 }
 
 impl Default for SeparatorMap {
@@ -105,77 +101,9 @@ impl SeparatorMap {
             table[usize::from(r)] = REPETITION;
         }
         table[usize::from(element)] = UNIT;
-        let distinct =
-            element != component && repetition.is_none_or(|r| r != element && r != component);
         SeparatorMap {
             table,
             key: (element, component, repetition),
-            distinct,
-        }
-    }
-
-    /// Appends `bytes` to `out`, each byte mapped.
-    pub fn map_into(&self, bytes: &[u8], out: &mut Vec<u8>) {
-        #[cfg(target_arch = "x86_64")]
-        if self.distinct {
-            // SAFETY: SSE2 is part of the x86-64 baseline, so every CPU this runs on has it.
-            unsafe { self.map_sse2(bytes, out) };
-            return;
-        }
-        out.extend(bytes.iter().map(|&b| self.table[usize::from(b)]));
-    }
-
-    /// [`Self::map_into`] 16 bytes at a time: each separator found is turned into its stand-in
-    /// by XOR-ing the difference into the bytes equal to it (the separators being distinct, a
-    /// byte is changed at most once). SSE2 is part of every x86-64 CPU.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "sse2")]
-    fn map_sse2(&self, bytes: &[u8], out: &mut Vec<u8>) {
-        use std::arch::x86_64::{
-            __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_set1_epi8,
-            _mm_storeu_si128, _mm_xor_si128,
-        };
-        let (element, component, repetition) = self.key;
-        // A repetition separator that is absent is a copy of the element separator with no
-        // change to make.
-        let (repetition, rep_flip) = match repetition {
-            Some(r) => (r, r ^ REPETITION),
-            None => (element, 0),
-        };
-        let splat = |b: u8| _mm_set1_epi8(b as i8);
-        let (e, c, r) = (splat(element), splat(component), splat(repetition));
-        let (fe, fc, fr) = (
-            splat(element ^ UNIT),
-            splat(component ^ COMPONENT),
-            splat(rep_flip),
-        );
-        let map = |x: __m128i| {
-            let y = _mm_xor_si128(x, _mm_and_si128(_mm_cmpeq_epi8(x, e), fe));
-            let y = _mm_xor_si128(y, _mm_and_si128(_mm_cmpeq_epi8(x, c), fc));
-            _mm_xor_si128(y, _mm_and_si128(_mm_cmpeq_epi8(x, r), fr))
-        };
-        let mut chunks = bytes.chunks_exact(16);
-        for chunk in &mut chunks {
-            let mut block = [0u8; 16];
-            // SAFETY: `chunk` is 16 readable bytes and `block` 16 writable ones; both intrinsics
-            // take unaligned pointers.
-            unsafe {
-                let x = _mm_loadu_si128(chunk.as_ptr().cast());
-                _mm_storeu_si128(block.as_mut_ptr().cast(), map(x));
-            }
-            out.extend_from_slice(&block);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut block = [0u8; 16];
-            block[..rest.len()].copy_from_slice(rest);
-            // SAFETY: `block` is 16 readable and writable bytes; both intrinsics take unaligned
-            // pointers.
-            unsafe {
-                let x = _mm_loadu_si128(block.as_ptr().cast());
-                _mm_storeu_si128(block.as_mut_ptr().cast(), map(x));
-            }
-            out.extend_from_slice(&block[..rest.len()]);
         }
     }
 
@@ -285,7 +213,8 @@ impl ContentDigest {
     /// in one pass over the bytes.
     pub fn push_raw_mapped(&mut self, bytes: &[u8], map: &SeparatorMap) {
         self.start_segment();
-        map.map_into(bytes, &mut self.buf);
+        self.buf
+            .extend(bytes.iter().map(|&b| map.table[usize::from(b)]));
         self.spill();
     }
 
@@ -406,51 +335,6 @@ mod tests {
         ];
         for v in variants {
             assert_ne!(v, base);
-        }
-    }
-
-    /// Byte by byte, as the table says: the reference for [`SeparatorMap::map_into`].
-    fn mapped_by_table(map: &SeparatorMap, bytes: &[u8]) -> Vec<u8> {
-        bytes.iter().map(|&b| map.table[usize::from(b)]).collect()
-    }
-
-    #[test]
-    fn block_mapping_handles_every_byte_and_length() {
-        let bytes: Vec<u8> = (0..=255u8).chain(0..=255u8).collect();
-        for (e, c, r) in [
-            (b'*', b'>', None),
-            (b'*', b':', Some(b'^')),
-            (0x1F, 0x1D, Some(0x1C)),
-        ] {
-            let map = SeparatorMap::new(e, c, r);
-            for end in 0..bytes.len() {
-                let mut out = vec![7];
-                map.map_into(&bytes[..end], &mut out);
-                assert_eq!(out[1..], mapped_by_table(&map, &bytes[..end]), "{end}");
-            }
-        }
-    }
-
-    proptest::proptest! {
-        /// Any separators (the same byte twice included) and any bytes map as the table does.
-        #[test]
-        fn block_mapping_equals_the_table(
-            e: u8,
-            c: u8,
-            r: Option<u8>,
-            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80),
-            pick in proptest::collection::vec(0..4usize, 0..80),
-        ) {
-            // Mostly separators, so that every mix of them is tried.
-            let bytes: Vec<u8> = bytes
-                .iter()
-                .zip(pick.iter().chain(std::iter::repeat(&3)))
-                .map(|(&b, &p)| [e, c, r.unwrap_or(b), b][p])
-                .collect();
-            let map = SeparatorMap::new(e, c, r);
-            let mut out = Vec::new();
-            map.map_into(&bytes, &mut out);
-            proptest::prop_assert_eq!(out, mapped_by_table(&map, &bytes));
         }
     }
 }
