@@ -338,6 +338,13 @@ fn translate(args: TranslateArgs<'_>) -> Result<u8> {
         match translator.translate_path(path, &mut tracker, &mut sink) {
             Ok(counts) if counts.clean() => {}
             Ok(_) => worst = worst.max(1),
+            // A reader that stopped early (`translate ... | head`) is not a failure: stop
+            // quietly, as other command-line filters do.
+            Err(TranslateError::Output { source, .. })
+                if source.kind() == io::ErrorKind::BrokenPipe =>
+            {
+                return Ok(worst);
+            }
             Err(e @ TranslateError::Output { .. }) => return Err(e.into()),
             Err(e) => {
                 eprintln!("edigate: {e}");
@@ -345,8 +352,12 @@ fn translate(args: TranslateArgs<'_>) -> Result<u8> {
             }
         }
     }
-    sink.out.flush().context("cannot write output")?;
-    Ok(worst)
+    match sink.out.flush() {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("cannot write output"))
+        }
+        _ => Ok(worst),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -774,8 +785,46 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("edigate: {e:#}");
+            eprintln!("edigate: {}", one_line(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// An error and its causes on one line, joined by `: `. A cause whose text the message before
+/// it already ends with (an error type that writes its source into its own message) is not
+/// repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.ends_with(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("input.edi: cannot write output: {source}")]
+    struct Output {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "Broken pipe");
+        let e = anyhow::Error::new(Output { source: io });
+        assert_eq!(one_line(&e), "input.edi: cannot write output: Broken pipe");
+        let e = anyhow::anyhow!("disk full").context("cannot write output");
+        assert_eq!(one_line(&e), "cannot write output: disk full");
     }
 }

@@ -414,6 +414,34 @@ fn cli_prints_golden_ndjson_and_exits_0_when_all_is_accepted() {
 }
 
 #[test]
+fn cli_stops_quietly_when_its_reader_goes_away() {
+    // Enough records (about 2 KB each) to fill any pipe buffer many times over.
+    let one = std::fs::read(set_file("214_parcel_4010")).expect("fixture");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("many.edi");
+    std::fs::write(&path, one.repeat(3000)).expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edigate"))
+        .args(["translate", path.to_str().expect("UTF-8 path")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("edigate runs");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut first)
+        .expect("first record");
+    assert!(first.starts_with(r#"{"schema":"#), "{first}");
+    // The reader is gone (`edigate translate ... | head -1`).
+    let out = child.wait_with_output().expect("edigate ends");
+    assert!(
+        !text(&out.stderr).contains("Broken pipe"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
 fn cli_exits_1_and_names_each_rejected_set() {
     let path = fixtures().join("x12/bad/one_bad_set_among_good.edi");
     let shown = path.display().to_string();
