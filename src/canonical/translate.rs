@@ -456,6 +456,11 @@ impl<'a, S: Sink> Translator<'a, S> {
         }
     }
 
+    /// The sink has failed: nothing more will be written.
+    pub(super) fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
     fn emit(&mut self, f: impl FnOnce(&mut S) -> io::Result<()>) {
         if self.error.is_none()
             && let Err(e) = f(self.sink)
@@ -1044,6 +1049,70 @@ mod tests {
                 assert!(one.iter().any(|l| l.contains(r#""partner":"ridgeline""#)));
             }
         }
+    }
+
+    /// A sink whose reader goes away after its first record.
+    struct ClosesAfterOne(usize);
+
+    impl Sink for ClosesAfterOne {
+        fn record(&mut self, _: &Record) -> io::Result<()> {
+            self.0 += 1;
+            if self.0 > 1 {
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            Ok(())
+        }
+        fn rejected(&mut self, _: &Rejection) -> io::Result<()> {
+            Ok(())
+        }
+        fn skipped(&mut self, _: &Skipped) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Counts what its readers read.
+    struct Counted<'a>(&'a [u8], &'a std::sync::atomic::AtomicU64);
+
+    impl Read for Counted<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.read(buf)?;
+            self.1.fetch_add(n as u64, Ordering::Relaxed);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_failed_sink_stops_the_reading() {
+        let mut one = String::from(ISA);
+        one.push_str("GS*FA*SENDER*RECEIVER*20260105*1430*1*X*004010~");
+        for n in 1..=10 {
+            one.push_str(&format!(
+                "ST*997*{n:04}~AK1*OW*{n}~AK9*A*0*0*0~SE*4*{n:04}~"
+            ));
+        }
+        one.push_str("GE*10*1~IEA*1*000000001~");
+        let text = one.repeat(2_000);
+        let profiles = Profiles::new(Grammars::embedded().expect("grammars"), Policy::Standard);
+        let read = std::sync::atomic::AtomicU64::new(0);
+        let mut sink = ClosesAfterOne(0);
+        let err = translate_with(
+            "big.edi",
+            || Ok(Counted(text.as_bytes(), &read)),
+            &profiles,
+            &mut ControlTracker::default(),
+            &mut sink,
+            Options {
+                min_bytes: 0,
+                ..Options::DEFAULT
+            },
+        )
+        .expect_err("the sink fails");
+        assert!(matches!(err, TranslateError::Output { .. }), "{err}");
+        // The hash reads the whole file once; pass 2 stops soon after the failure (its small
+        // interchanges are held for their IEAs, so pass 1 does not run).
+        let total = text.len() as u64;
+        let read = read.load(Ordering::Relaxed);
+        assert!(read < total + total / 4, "{read} bytes read of {total}");
     }
 
     use crate::x12::grammar::Grammars;

@@ -23,6 +23,9 @@
 //!   [`REUSE_MAX_BYTES`].
 //! - The engine's thread never blocks on the caller's once the caller has stopped reading:
 //!   a send that fails (the receiver is gone) ends its sending, and the engine runs to its end.
+//! - Once the sink has failed (the reader of the output went away), nothing more can be
+//!   written: the engine's input ends where it is, and what is still on its way is dropped
+//!   unread, so that `translate big.edi | head` does not read the rest of the file.
 
 use std::io::{self, Read};
 use std::mem;
@@ -425,6 +428,21 @@ impl Visitor for Producer<'_> {
     }
 }
 
+/// A reader whose input ends (reads give 0 bytes) once `stop` is set.
+struct UntilStopped<'s, R> {
+    inner: R,
+    stop: &'s AtomicBool,
+}
+
+impl<R: Read> Read for UntilStopped<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.stop.load(Ordering::Relaxed) {
+            return Ok(0);
+        }
+        self.inner.read(buf)
+    }
+}
+
 /// What a copied segment holds in memory: its bytes, its element bounds and the copy itself.
 fn held_bytes(seg: &Segment<'_>) -> usize {
     seg.data.len() + mem::size_of_val(seg.bounds) + mem::size_of::<OwnedSegment>()
@@ -452,6 +470,10 @@ fn replay<S: Sink>(
     digester: &mut SetDigester,
 ) {
     for event in events {
+        if translator.failed() {
+            // Nothing more can be written; the rest is dropped unread.
+            break;
+        }
         match event {
             Event::InterchangeStart(ic) => translator.interchange_start(&ic),
             Event::Ta1(ic, ta1) => {
@@ -621,6 +643,13 @@ where
     // interchange is rejected is only known later, and the translator settles that.
     let capture_all = EnvelopeVerdicts::default();
     let capture_all = &capture_all;
+    // Set once the sink has failed: the engine's reader then ends its input.
+    let stop = AtomicBool::new(false);
+    let stop = &stop;
+    let reader = UntilStopped {
+        inner: reader,
+        stop,
+    };
     std::thread::scope(|scope| {
         let engine = std::thread::Builder::new()
             .name("edigate-x12-engine".into())
@@ -682,7 +711,10 @@ where
         loop {
             let batch = batches.next();
             let done = batch.is_none();
-            if let Some((events, bytes)) = batch {
+            // Once the sink has failed nothing more can be written: batches are dropped unread
+            // (their verdicts no longer matter) until the engine, its input ended, is done.
+            let failed = translator.as_ref().is_some_and(Translator::failed);
+            if let Some((events, bytes)) = batch.filter(|_| !failed) {
                 for event in events {
                     held.take(event, verdicts);
                 }
@@ -699,7 +731,9 @@ where
             } else {
                 pending.fetch_sub(1, Ordering::Relaxed);
             }
-            if !held.pass1 && (held.too_much(hold_sets) || (done && held.ready < held.events.len()))
+            if !held.pass1
+                && !failed
+                && (held.too_much(hold_sets) || (done && held.ready < held.events.len()))
             {
                 start_pass1(&mut held).map_err(&io_error)?;
             }
@@ -726,6 +760,9 @@ where
                     &mut spare,
                     &mut early.digester,
                 );
+                if t.failed() {
+                    stop.store(true, Ordering::Relaxed);
+                }
             }
             // A full return channel only means the engine's thread has buffers enough.
             if !spare.is_empty() {
