@@ -147,6 +147,18 @@ proptest! {
 }
 
 #[test]
+fn plain_strings_of_every_length_are_copied_whole() {
+    // Lengths around each fixed-size copy (4, 8 and 16 bytes) and past it, with every byte
+    // different, so a byte written from the wrong place shows.
+    let alphabet: Vec<char> = ('a'..='z').chain('A'..='Z').chain('0'..='9').collect();
+    for n in 0..=40 {
+        let s: String = alphabet[..n].iter().collect();
+        same(&s);
+        same(&BTreeMap::from([(s.clone(), s.clone())]));
+    }
+}
+
+#[test]
 fn every_byte_in_every_position_of_a_word() {
     for fill in [b'a', 0x20, 0xFF, 0x80, 0x21, 0x5D] {
         for b in 0..=255u8 {
