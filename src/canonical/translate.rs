@@ -22,7 +22,7 @@
 //!   once, and so is a broken ISA header.
 //! - Output follows document order.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{self, Read};
 use std::path::Path;
@@ -102,7 +102,8 @@ enum Mapping<'s> {
 /// no longer remembered (the ids stay correct; only the warning can be missed).
 #[derive(Debug)]
 pub struct ControlTracker {
-    seen: HashMap<u64, u64>,
+    /// Keyed by the key's SipHash: the map itself needs no second strong hash.
+    seen: FxHashMap<u64, u64>,
     cap: usize,
 }
 
@@ -120,7 +121,7 @@ impl ControlTracker {
     /// A tracker remembering at most `cap` keys.
     pub fn new(cap: usize) -> Self {
         ControlTracker {
-            seen: HashMap::new(),
+            seen: FxHashMap::default(),
             cap,
         }
     }
@@ -220,13 +221,13 @@ pub struct EnvelopeVerdicts {
 
 #[derive(Debug, Default)]
 struct Notes {
-    groups: HashMap<u32, Arc<Note>>,
-    interchanges: HashMap<u32, Arc<Note>>,
+    groups: FxHashMap<u32, Arc<Note>>,
+    interchanges: FxHashMap<u32, Arc<Note>>,
 }
 
 impl Notes {
     /// The notes of interchanges, or of groups.
-    fn of_mut(&mut self, interchange: bool) -> &mut HashMap<u32, Arc<Note>> {
+    fn of_mut(&mut self, interchange: bool) -> &mut FxHashMap<u32, Arc<Note>> {
         if interchange {
             &mut self.interchanges
         } else {

@@ -392,7 +392,10 @@ fn text(b: &[u8]) -> String {
 
 /// [`text`] held inline when short (control numbers, set ids, tags): no allocation per set.
 fn compact_text(b: &[u8]) -> CompactString {
-    CompactString::from(String::from_utf8_lossy(b).trim())
+    match std::str::from_utf8(b) {
+        Ok(s) => CompactString::from(s.trim()),
+        Err(_) => CompactString::from(String::from_utf8_lossy(b).trim()),
+    }
 }
 
 /// Whether two control numbers are equal as numbers (`0001` and `1`), both being all digits.
