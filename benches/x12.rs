@@ -128,7 +128,7 @@ fn generate(path: &Path, kind: &str, size: u64) -> std::io::Result<()> {
         text.push_str(&format!(
             "GS*{gs01}*BENCH3PL*BENCHRETAIL*20260105*1430*{ic}*X*004010~\n"
         ));
-        let sets = 200;
+        let sets: u64 = 200;
         for n in 1..=sets {
             let ctl = format!("{n:04}");
             let mut body = Vec::new();
@@ -162,9 +162,19 @@ fn generate(path: &Path, kind: &str, size: u64) -> std::io::Result<()> {
                 body.push("L11*BOL778812*BM".into());
                 body.push("N1*SH*GRANITE BAY 3PL".into());
                 body.push("N1*CN*RIVERBEND DISTRIBUTION".into());
+                // Dates and times differ from set to set (across the year, so both sides of
+                // daylight saving time), as a carrier's file of many shipments would have them.
+                let k = (ic - 1) * sets + n;
+                let (month, day) = (k % 12 + 1, k % 25 + 1);
                 for (i, code) in ["AF", "X6", "X6", "D1"].iter().enumerate() {
+                    let minute = (k * 37 + i as u64 * 181) % 1440;
                     body.push(format!("LX*{}", i + 1));
-                    body.push(format!("AT7*{code}*NS***2026010{}*1430*ET", i + 1));
+                    body.push(format!(
+                        "AT7*{code}*NS***2026{month:02}{:02}*{:02}{:02}*ET",
+                        day + i as u64,
+                        minute / 60,
+                        minute % 60
+                    ));
                     body.push("MS1*COLUMBUS*OH*US".into());
                     body.push("MS2*QXRL*TRL5521".into());
                     body.push("AT8*G*L*812.5*40".into());
