@@ -4,6 +4,8 @@
 //! Everything here reads untrusted segment text and reports problems as warning strings or `None`;
 //! nothing panics on input.
 
+use std::cell::Cell;
+
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike};
 use chrono_tz::Tz;
 
@@ -11,38 +13,57 @@ use super::tag_text;
 use crate::canonical::record::Text;
 use crate::x12::segment::OwnedSegment;
 
+/// The value of an ASCII digit.
+fn digit(b: u8) -> Option<u32> {
+    let d = b.wrapping_sub(b'0');
+    (d < 10).then_some(u32::from(d))
+}
+
+/// Two ASCII digits as a number (`b"07"` is 7).
+fn two_digits(tens: u8, units: u8) -> Option<u32> {
+    Some(digit(tens)? * 10 + digit(units)?)
+}
+
 /// An X12 `DT` value (`CCYYMMDD`, or `YYMMDD` from 3xxx releases with a 50-year pivot) as a date.
 pub fn parse_date(text: &str) -> Option<NaiveDate> {
-    if !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (year, rest) = match text.len() {
-        8 => (text.get(..4)?.parse::<i32>().ok()?, text.get(4..)?),
-        6 => {
-            let yy = text.get(..2)?.parse::<i32>().ok()?;
-            (if yy < 50 { 2000 + yy } else { 1900 + yy }, text.get(2..)?)
+    // The digits are read straight from the bytes: any byte that is not a digit (a sign, a space)
+    // makes the value no date.
+    let (year, month, day) = match *text.as_bytes() {
+        [c1, c2, y1, y2, m1, m2, d1, d2] => (
+            two_digits(c1, c2)? * 100 + two_digits(y1, y2)?,
+            two_digits(m1, m2)?,
+            two_digits(d1, d2)?,
+        ),
+        [y1, y2, m1, m2, d1, d2] => {
+            let yy = two_digits(y1, y2)?;
+            (
+                if yy < 50 { 2000 + yy } else { 1900 + yy },
+                two_digits(m1, m2)?,
+                two_digits(d1, d2)?,
+            )
         }
         _ => return None,
     };
-    let month = rest.get(..2)?.parse().ok()?;
-    let day = rest.get(2..4)?.parse().ok()?;
-    NaiveDate::from_ymd_opt(year, month, day)
+    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
 }
 
 /// An X12 `TM` value (`HHMM`, `HHMMSS`, `HHMMSSD`, `HHMMSSDD`) as a time, and whether seconds
 /// were sent. Decimal seconds are dropped: canonical datetimes stop at seconds.
 pub fn parse_time(text: &str) -> Option<(NaiveTime, bool)> {
-    if !text.bytes().all(|b| b.is_ascii_digit())
-        || !(4..=8).contains(&text.len())
-        || text.len() == 5
-    {
-        return None;
-    }
-    let hour = text.get(..2)?.parse().ok()?;
-    let minute = text.get(2..4)?.parse().ok()?;
-    let (second, with_seconds) = match text.get(4..6) {
-        Some(s) => (s.parse().ok()?, true),
-        None => (0, false),
+    let (hour, minute, second, with_seconds) = match *text.as_bytes() {
+        [h1, h2, n1, n2] => (two_digits(h1, h2)?, two_digits(n1, n2)?, 0, false),
+        // Decimal seconds must be digits too, though they are dropped.
+        [h1, h2, n1, n2, s1, s2, ref decimals @ ..]
+            if decimals.len() <= 2 && decimals.iter().all(u8::is_ascii_digit) =>
+        {
+            (
+                two_digits(h1, h2)?,
+                two_digits(n1, n2)?,
+                two_digits(s1, s2)?,
+                true,
+            )
+        }
+        _ => return None,
     };
     NaiveTime::from_hms_opt(hour, minute, second).map(|t| (t, with_seconds))
 }
@@ -72,15 +93,27 @@ impl AsciiBuf {
         }
     }
 
+    /// Appends `bytes` when they are all ASCII and fit (both always hold for what is built here;
+    /// otherwise nothing is appended).
+    fn push_slice(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        if bytes.is_ascii()
+            && let Some(slots) = self.bytes.get_mut(self.len..end)
+        {
+            slots.copy_from_slice(bytes);
+            self.len = end;
+        }
+    }
+
     fn push_str(&mut self, s: &str) {
-        s.bytes().for_each(|b| self.push(b));
+        self.push_slice(s.as_bytes());
     }
 
     fn as_str(&self) -> &str {
         let bytes = self.bytes.get(..self.len).unwrap_or_default();
         debug_assert!(bytes.is_ascii());
-        // SAFETY: `push`, the only writer of `bytes[..len]`, stores ASCII bytes only, and any
-        // sequence of ASCII bytes is UTF-8.
+        // SAFETY: `push` and `push_slice`, the only writers of `bytes[..len]`, store ASCII bytes
+        // only, and any sequence of ASCII bytes is UTF-8.
         unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
@@ -103,39 +136,58 @@ pub fn format_time(time: NaiveTime, with_seconds: bool) -> Text {
     out.text()
 }
 
+/// The ASCII digit of `value % 10`.
+fn ascii_digit(value: u32) -> u8 {
+    b'0' + (value % 10) as u8
+}
+
+/// `YYYY-MM-DD` of a date whose year is in 0..=9999 (what chrono's `%Y-%m-%d` writes for it);
+/// `None` for other years.
+fn date_ascii(date: NaiveDate) -> Option<[u8; 10]> {
+    let y = u32::try_from(date.year()).ok().filter(|y| *y <= 9999)?;
+    let (m, d) = (date.month(), date.day());
+    Some([
+        ascii_digit(y / 1000),
+        ascii_digit(y / 100),
+        ascii_digit(y / 10),
+        ascii_digit(y),
+        b'-',
+        ascii_digit(m / 10),
+        ascii_digit(m),
+        b'-',
+        ascii_digit(d / 10),
+        ascii_digit(d),
+    ])
+}
+
+/// `HH:MM:SS` (its first five bytes are `HH:MM`).
+fn time_ascii(time: NaiveTime) -> [u8; 8] {
+    let (h, m, s) = (time.hour(), time.minute(), time.second());
+    [
+        ascii_digit(h / 10),
+        ascii_digit(h),
+        b':',
+        ascii_digit(m / 10),
+        ascii_digit(m),
+        b':',
+        ascii_digit(s / 10),
+        ascii_digit(s),
+    ]
+}
+
 /// Appends `YYYY-MM-DD` (chrono's `%Y-%m-%d`, without parsing a format string each time).
 fn push_date(out: &mut AsciiBuf, date: NaiveDate) {
-    let year = date.year();
-    match u32::try_from(year) {
-        Ok(y) if y <= 9999 => {
-            push_digits(out, y, 4);
-            out.push(b'-');
-            push_digits(out, date.month(), 2);
-            out.push(b'-');
-            push_digits(out, date.day(), 2);
-        }
+    match date_ascii(date) {
+        Some(text) => out.push_slice(&text),
         // A year outside 0..=9999 is written as chrono writes it (sign and all digits).
-        _ => out.push_str(&date.format("%Y-%m-%d").to_string()),
+        None => out.push_str(&date.format("%Y-%m-%d").to_string()),
     }
 }
 
 /// Appends `HH:MM` or `HH:MM:SS`.
 fn push_time(out: &mut AsciiBuf, time: NaiveTime, with_seconds: bool) {
-    push_digits(out, time.hour(), 2);
-    out.push(b':');
-    push_digits(out, time.minute(), 2);
-    if with_seconds {
-        out.push(b':');
-        push_digits(out, time.second(), 2);
-    }
-}
-
-/// Appends the last `width` decimal digits of `value`, zero-padded.
-fn push_digits(out: &mut AsciiBuf, value: u32, width: u32) {
-    for place in (0..width).rev() {
-        let digit = (value / 10u32.pow(place)) % 10;
-        out.push(b'0' + digit as u8);
-    }
+    let text = time_ascii(time);
+    out.push_slice(if with_seconds { &text } else { &text[..5] });
 }
 
 /// A date and optional time read from two elements, with warnings for values that are not dates
@@ -278,7 +330,58 @@ pub enum OffsetProblem {
 
 /// The UTC offset (seconds east) of a local time in a region. A time repeated by a fall-back
 /// change is read as the first (daylight) occurrence.
+///
+/// Answers come from a small per-thread cache when the same zone and local date-time were asked
+/// about before (a file's events often share their times); see [`OFFSET_CACHE`].
 pub fn region_offset(tz: Tz, local: NaiveDateTime) -> Result<i32, OffsetProblem> {
+    let slot = offset_cache_slot(tz, local);
+    let cached = OFFSET_CACHE.try_with(|cache| {
+        let cell = cache.get(slot)?;
+        if let Some((t, l, answer)) = cell.get()
+            && t == tz
+            && l == local
+        {
+            return Some(answer);
+        }
+        let answer = region_offset_uncached(tz, local);
+        cell.set(Some((tz, local, answer)));
+        Some(answer)
+    });
+    // Without the cache (a thread being torn down) the answer is worked out again.
+    cached
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| region_offset_uncached(tz, local))
+}
+
+/// Slots of [`OFFSET_CACHE`].
+const OFFSET_CACHE_SLOTS: usize = 64;
+
+/// A zone, a local date-time in it, and [`region_offset_uncached`] of the two.
+type OffsetCacheEntry = Option<(Tz, NaiveDateTime, Result<i32, OffsetProblem>)>;
+
+thread_local! {
+    /// Offsets already worked out on this thread, one per slot (the latest pair whose hash
+    /// chose the slot). Exact: [`region_offset_uncached`] is a pure function of its zone and
+    /// local date-time (chrono-tz's rules are tables compiled into the program), and an entry
+    /// answers only a question with the same zone and the same full local date-time
+    /// (nanoseconds included), so a hit returns what the computation would.
+    static OFFSET_CACHE: [Cell<OffsetCacheEntry>; OFFSET_CACHE_SLOTS] =
+        const { [const { Cell::new(None) }; OFFSET_CACHE_SLOTS] };
+}
+
+/// The [`OFFSET_CACHE`] slot of a zone and local date-time (any slot is correct; this one
+/// spreads nearby times and zones).
+fn offset_cache_slot(tz: Tz, local: NaiveDateTime) -> usize {
+    // Reinterpreting the (possibly negative) seconds as bits is what is wanted for a hash.
+    let seconds = local.and_utc().timestamp() as u64;
+    let mixed = (seconds ^ ((tz as u64) << 40)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // The top six bits: 0..64.
+    (mixed >> 58) as usize
+}
+
+/// [`region_offset`] without the cache: chrono-tz's reading of the local time.
+fn region_offset_uncached(tz: Tz, local: NaiveDateTime) -> Result<i32, OffsetProblem> {
     match tz.from_local_datetime(&local) {
         chrono::LocalResult::Single(dt) => Ok(dt.offset().fix().local_minus_utc()),
         chrono::LocalResult::Ambiguous(first, _) => Ok(first.offset().fix().local_minus_utc()),
@@ -298,11 +401,16 @@ fn push_offset_ascii(out: &mut AsciiBuf, seconds_east: i32) {
         out.push(b'Z');
         return;
     }
-    out.push(if seconds_east < 0 { b'-' } else { b'+' });
     let abs = seconds_east.unsigned_abs();
-    push_digits(out, (abs / 3600) % 100, 2);
-    out.push(b':');
-    push_digits(out, (abs % 3600) / 60, 2);
+    let (h, m) = ((abs / 3600) % 100, (abs % 3600) / 60);
+    out.push_slice(&[
+        if seconds_east < 0 { b'-' } else { b'+' },
+        ascii_digit(h / 10),
+        ascii_digit(h),
+        b':',
+        ascii_digit(m / 10),
+        ascii_digit(m),
+    ]);
 }
 
 /// Resolves the offset of a local date-time under a time code, with the partner's default zone
@@ -425,5 +533,165 @@ mod tests {
             .unwrap();
         assert!(resolve_offset(Some("ET"), gap, None).is_err());
         assert!(resolve_offset(Some("QQ"), jan, None).is_err());
+    }
+
+    /// The readers before they read digits straight from the bytes: what they must agree with.
+    fn parse_date_by_str(text: &str) -> Option<NaiveDate> {
+        if !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let (year, rest) = match text.len() {
+            8 => (text.get(..4)?.parse::<i32>().ok()?, text.get(4..)?),
+            6 => {
+                let yy = text.get(..2)?.parse::<i32>().ok()?;
+                (if yy < 50 { 2000 + yy } else { 1900 + yy }, text.get(2..)?)
+            }
+            _ => return None,
+        };
+        let month = rest.get(..2)?.parse().ok()?;
+        let day = rest.get(2..4)?.parse().ok()?;
+        NaiveDate::from_ymd_opt(year, month, day)
+    }
+
+    fn parse_time_by_str(text: &str) -> Option<(NaiveTime, bool)> {
+        if !text.bytes().all(|b| b.is_ascii_digit())
+            || !(4..=8).contains(&text.len())
+            || text.len() == 5
+        {
+            return None;
+        }
+        let hour = text.get(..2)?.parse().ok()?;
+        let minute = text.get(2..4)?.parse().ok()?;
+        let (second, with_seconds) = match text.get(4..6) {
+            Some(s) => (s.parse().ok()?, true),
+            None => (0, false),
+        };
+        NaiveTime::from_hms_opt(hour, minute, second).map(|t| (t, with_seconds))
+    }
+
+    /// Characters that make the readers work: digits (mostly), signs, spaces, letters, non-ASCII.
+    fn date_char() -> impl proptest::strategy::Strategy<Value = char> {
+        proptest::prop_oneof![
+            8 => proptest::char::range('0', '9'),
+            1 => proptest::sample::select(vec!['+', '-', ' ', 'A', '\u{e9}', '\u{3000}', '/']),
+        ]
+    }
+
+    #[test]
+    fn every_valid_date_and_time_reads_as_before() {
+        // Exhaustive over the shapes partners send: every CCYYMMDD of a few centuries' edges,
+        // every YYMMDD, every HHMM and HHMMSS.
+        for year in [
+            0, 1, 999, 1899, 1900, 1949, 1950, 1999, 2000, 2024, 2026, 2100, 9999,
+        ] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let t = format!("{year:04}{month:02}{day:02}");
+                    assert_eq!(parse_date(&t), parse_date_by_str(&t), "{t}");
+                }
+            }
+        }
+        for yy in 0..100 {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let t = format!("{yy:02}{month:02}{day:02}");
+                    assert_eq!(parse_date(&t), parse_date_by_str(&t), "{t}");
+                }
+            }
+        }
+        for hour in 0..=25 {
+            for minute in 0..=61 {
+                let t = format!("{hour:02}{minute:02}");
+                assert_eq!(parse_time(&t), parse_time_by_str(&t), "{t}");
+                for second in [0, 1, 30, 59, 60, 61, 99] {
+                    for frac in ["", "0", "99"] {
+                        let t = format!("{hour:02}{minute:02}{second:02}{frac}");
+                        assert_eq!(parse_time(&t), parse_time_by_str(&t), "{t}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn offset_cache_answers_as_chrono_tz_does() {
+        // Gaps, repeats and odd rules: a slot may be asked about anything, in any order.
+        let zones = [
+            chrono_tz::America::New_York,
+            chrono_tz::America::St_Johns,
+            chrono_tz::Australia::Lord_Howe,
+            chrono_tz::Pacific::Apia,
+            chrono_tz::Europe::Dublin,
+            chrono_tz::Antarctica::Troll,
+            chrono_tz::Asia::Kathmandu,
+        ];
+        let start = NaiveDate::from_ymd_opt(2011, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap();
+        for round in 0..2 {
+            for step in 0..20_000_i64 {
+                // 17 minutes 13 seconds apart: every minute of the hour is met, over ~8 months.
+                let local = start + chrono::TimeDelta::seconds(step * 1033);
+                for tz in zones {
+                    assert_eq!(
+                        region_offset(tz, local),
+                        region_offset_uncached(tz, local),
+                        "{tz} {local} round {round}"
+                    );
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn date_and_time_readers_agree_with_str_parsing(
+            chars in proptest::collection::vec(date_char(), 0..10)
+        ) {
+            let text: String = chars.into_iter().collect();
+            proptest::prop_assert_eq!(parse_date(&text), parse_date_by_str(&text));
+            proptest::prop_assert_eq!(parse_time(&text), parse_time_by_str(&text));
+        }
+
+        #[test]
+        fn dates_times_and_offsets_are_written_as_chrono_writes_them(
+            days in -1_000_000_i32..4_000_000,
+            seconds in 0_u32..86_400,
+            offset in -86_399_i32..86_400,
+        ) {
+            let date = NaiveDate::from_num_days_from_ce_opt(days).unwrap();
+            proptest::prop_assert_eq!(format_date(date), date.format("%Y-%m-%d").to_string());
+            let time = NaiveTime::from_num_seconds_from_midnight_opt(seconds, 0).unwrap();
+            proptest::prop_assert_eq!(format_time(time, false), time.format("%H:%M").to_string());
+            proptest::prop_assert_eq!(format_time(time, true), time.format("%H:%M:%S").to_string());
+            let want = if offset == 0 {
+                "Z".to_string()
+            } else {
+                let abs = offset.unsigned_abs();
+                let sign = if offset < 0 { '-' } else { '+' };
+                format!("{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60)
+            };
+            proptest::prop_assert_eq!(format_offset(offset), want);
+        }
+
+        #[test]
+        fn cached_offsets_equal_uncached_ones(
+            asks in proptest::collection::vec((0_usize..5, -3_000_000_000_i64..5_000_000_000), 1..200)
+        ) {
+            let zones = [
+                chrono_tz::America::New_York,
+                chrono_tz::America::Halifax,
+                chrono_tz::Australia::Lord_Howe,
+                chrono_tz::Pacific::Apia,
+                chrono_tz::UTC,
+            ];
+            // Each question twice, the second time most likely from the cache.
+            for (zone, seconds) in asks.iter().chain(asks.iter()) {
+                let tz = zones[*zone];
+                let local = chrono::DateTime::from_timestamp(*seconds, 0).unwrap().naive_utc();
+                proptest::prop_assert_eq!(region_offset(tz, local), region_offset_uncached(tz, local));
+            }
+        }
     }
 }
