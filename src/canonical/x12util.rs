@@ -49,7 +49,16 @@ pub struct PartyReader {
 
 impl PartyReader {
     /// Feeds one segment.
+    #[inline]
     pub fn feed(&mut self, seg: &OwnedSegment) {
+        // Outside an N1 loop only an N1 matters: every other segment is one comparison.
+        if self.open || seg.is("N1") {
+            self.read(seg);
+        }
+    }
+
+    /// [`Self::feed`] for an N1 or a segment that may belong to the open N1 loop.
+    fn read(&mut self, seg: &OwnedSegment) {
         if seg.is("N1") {
             let code = seg.get(1);
             let role = code
