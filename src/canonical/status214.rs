@@ -267,10 +267,19 @@ impl<'a> Reader<'a> {
             }
             return;
         }
-        for ev in fresh {
-            if ev.weight.is_none() && ev.weight_uom.is_none() && ev.lading_quantity.is_none() {
+        let undescribed = |ev: &StatusEvent| {
+            ev.weight.is_none() && ev.weight_uom.is_none() && ev.lading_quantity.is_none()
+        };
+        // The last event it describes takes the AT8's values, the others a copy.
+        if let Some(last) = fresh.iter().rposition(undescribed)
+            && let Some((before, [last, ..])) = fresh.split_at_mut_checked(last)
+        {
+            for ev in before.iter_mut().filter(|ev| undescribed(ev)) {
                 apply_lading(ev, &lading);
             }
+            last.weight = lading.weight;
+            last.weight_uom = lading.weight_uom;
+            last.lading_quantity = lading.lading_quantity;
         }
         self.lading_from = self.status.events.len();
     }
@@ -320,8 +329,8 @@ fn location(seg: &OwnedSegment, warnings: &mut Vec<String>) -> Location {
         longitude: None,
     };
     let mut read = |n: usize, hemi: usize, axis: Axis| -> Option<Decimal> {
-        let raw = seg.get(n)?;
-        match coordinate(&raw, seg.get(hemi).as_deref(), axis) {
+        let raw = seg.text(n)?;
+        match coordinate(&raw, seg.text(hemi).as_deref(), axis) {
             Ok(d) => Some(d),
             Err(why) => {
                 warnings.push(format!("MS1{n:02} {raw:?}: {why}; coordinate left out"));
@@ -716,6 +725,35 @@ mod tests {
             .map(|e| e.weight.as_ref().map_or("", Decimal::as_str))
             .collect();
         assert_eq!(w, ["30", "10", "20"]);
+    }
+
+    #[test]
+    fn an_lx_level_at8_describes_each_event_of_its_lx() {
+        let (s, _) = run(concat!(
+            "ST*214*1~B10*P*S*C~LX*1~AT7*X6*NS~AT7*X1*NS~AT7*D1*NS~AT8*G*L*30*3~",
+            "LX*2~AT8*G*K*5*1~AT7*X6*NS~AT7*X6*NS~AT8*G*L*7*2~SE*1*1~"
+        ));
+        let got: Vec<_> = s
+            .events
+            .iter()
+            .map(|e| {
+                (
+                    e.weight.as_ref().map_or("", Decimal::as_str),
+                    e.weight_uom.as_deref(),
+                    e.lading_quantity.as_ref().map_or("", Decimal::as_str),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("30", Some("L"), "3"),
+                ("30", Some("L"), "3"),
+                ("30", Some("L"), "3"),
+                ("5", Some("K"), "1"),
+                ("5", Some("K"), "1"),
+            ]
+        );
     }
 
     fn fixture(text: &str) -> Vec<(ShipmentStatus, Mapped)> {
