@@ -16,10 +16,7 @@ use super::map::{Mapped, MappingSettings, SetContext};
 use super::milestone::{self, Resolution, StatusCodes, TimedEvent};
 use super::record::Text;
 use super::record::{Equipment, Location, Milestone, Payload, ShipmentStatus, StatusEvent};
-use super::x12util::{
-    DateTimeParts, PartyReader, ReferenceCollector, decimal, format_date, format_time,
-    resolve_offset,
-};
+use super::x12util::{DateTimeParts, PartyReader, ReferenceCollector, decimal, resolve_offset};
 use crate::x12::segment::OwnedSegment;
 
 /// Maps one accepted 214 set.
@@ -211,8 +208,8 @@ impl<'a> Reader<'a> {
         event.sub_status = norm.sub_status;
         event.exception_reason = norm.exception_reason;
         event.is_estimate = norm.is_estimate;
-        event.date = when.date.map(format_date);
-        event.time = when.time.map(|(t, s)| format_time(t, s));
+        event.date = when.date_text();
+        event.time = when.time_text();
         event.time_code = time_code;
         event.at = at;
         if let Some((pending_lx, lading)) = &self.pending_at8
@@ -247,7 +244,7 @@ impl<'a> Reader<'a> {
             }
         };
         let key = offset.map_or(naive_key, |o| naive_key - i64::from(o));
-        let at = when.time.and_then(|_| when.text_with_offset(offset));
+        let at = when.time().and_then(|_| when.text_with_offset(offset));
         (at, Some(key))
     }
 

@@ -26,46 +26,62 @@ fn two_digits(tens: u8, units: u8) -> Option<u32> {
 
 /// An X12 `DT` value (`CCYYMMDD`, or `YYMMDD` from 3xxx releases with a 50-year pivot) as a date.
 pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    read_date(text).map(|(date, _)| date)
+}
+
+/// [`parse_date`], with the date's `YYYY-MM-DD` (as [`format_date`] writes it) made from the
+/// digits read.
+fn read_date(text: &str) -> Option<(NaiveDate, [u8; 10])> {
     // The digits are read straight from the bytes: any byte that is not a digit (a sign, a space)
     // makes the value no date.
-    let (year, month, day) = match *text.as_bytes() {
-        [c1, c2, y1, y2, m1, m2, d1, d2] => (
-            two_digits(c1, c2)? * 100 + two_digits(y1, y2)?,
-            two_digits(m1, m2)?,
-            two_digits(d1, d2)?,
-        ),
+    let (c1, c2, y1, y2, m1, m2, d1, d2) = match *text.as_bytes() {
+        [c1, c2, y1, y2, m1, m2, d1, d2] => (c1, c2, y1, y2, m1, m2, d1, d2),
         [y1, y2, m1, m2, d1, d2] => {
-            let yy = two_digits(y1, y2)?;
-            (
-                if yy < 50 { 2000 + yy } else { 1900 + yy },
-                two_digits(m1, m2)?,
-                two_digits(d1, d2)?,
-            )
+            let [c1, c2] = if two_digits(y1, y2)? < 50 {
+                *b"20"
+            } else {
+                *b"19"
+            };
+            (c1, c2, y1, y2, m1, m2, d1, d2)
         }
         _ => return None,
     };
-    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)
+    let year = two_digits(c1, c2)? * 100 + two_digits(y1, y2)?;
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(year).ok()?,
+        two_digits(m1, m2)?,
+        two_digits(d1, d2)?,
+    )?;
+    // Four year digits, and the month and day as sent (two digits each, valid): what
+    // `format_date` writes for this date.
+    Some((date, [c1, c2, y1, y2, b'-', m1, m2, b'-', d1, d2]))
 }
 
 /// An X12 `TM` value (`HHMM`, `HHMMSS`, `HHMMSSD`, `HHMMSSDD`) as a time, and whether seconds
 /// were sent. Decimal seconds are dropped: canonical datetimes stop at seconds.
 pub fn parse_time(text: &str) -> Option<(NaiveTime, bool)> {
-    let (hour, minute, second, with_seconds) = match *text.as_bytes() {
-        [h1, h2, n1, n2] => (two_digits(h1, h2)?, two_digits(n1, n2)?, 0, false),
+    read_time(text).map(|(time, with_seconds, _)| (time, with_seconds))
+}
+
+/// [`parse_time`], with the time's `HH:MM:SS` made from the digits read (seconds `00` when none
+/// were sent; its first five bytes are `HH:MM`).
+fn read_time(text: &str) -> Option<(NaiveTime, bool, [u8; 8])> {
+    let (h1, h2, n1, n2, s1, s2, with_seconds) = match *text.as_bytes() {
+        [h1, h2, n1, n2] => (h1, h2, n1, n2, b'0', b'0', false),
         // Decimal seconds must be digits too, though they are dropped.
         [h1, h2, n1, n2, s1, s2, ref decimals @ ..]
             if decimals.len() <= 2 && decimals.iter().all(u8::is_ascii_digit) =>
         {
-            (
-                two_digits(h1, h2)?,
-                two_digits(n1, n2)?,
-                two_digits(s1, s2)?,
-                true,
-            )
+            (h1, h2, n1, n2, s1, s2, true)
         }
         _ => return None,
     };
-    NaiveTime::from_hms_opt(hour, minute, second).map(|t| (t, with_seconds))
+    let time = NaiveTime::from_hms_opt(
+        two_digits(h1, h2)?,
+        two_digits(n1, n2)?,
+        two_digits(s1, s2)?,
+    )?;
+    Some((time, with_seconds, [h1, h2, b':', n1, n2, b':', s1, s2]))
 }
 
 /// A short ASCII text built on the stack (dates, times, offsets), copied into a [`Text`] once.
@@ -186,18 +202,23 @@ fn push_date(out: &mut AsciiBuf, date: NaiveDate) {
 
 /// Appends `HH:MM` or `HH:MM:SS`.
 fn push_time(out: &mut AsciiBuf, time: NaiveTime, with_seconds: bool) {
-    let text = time_ascii(time);
-    out.push_slice(if with_seconds { &text } else { &text[..5] });
+    out.push_slice(time_part(&time_ascii(time), with_seconds));
+}
+
+/// `HH:MM:SS`, or its `HH:MM`.
+fn time_part(text: &[u8; 8], with_seconds: bool) -> &[u8] {
+    if with_seconds { text } else { &text[..5] }
 }
 
 /// A date and optional time read from two elements, with warnings for values that are not dates
 /// or times (quirk 25: `20240230`, `2400`, seconds `60`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DateTimeParts {
-    /// The date, when sent and valid.
-    pub date: Option<NaiveDate>,
-    /// The time and whether it had seconds, when sent and valid (and a date is present).
-    pub time: Option<(NaiveTime, bool)>,
+    /// The date with its `YYYY-MM-DD`, when sent and valid.
+    date: Option<(NaiveDate, [u8; 10])>,
+    /// The time, whether it had seconds and its `HH:MM:SS`, when sent and valid (and a date is
+    /// present).
+    time: Option<(NaiveTime, bool, [u8; 8])>,
 }
 
 impl DateTimeParts {
@@ -209,7 +230,7 @@ impl DateTimeParts {
         warnings: &mut Vec<String>,
     ) -> Self {
         let date = seg.text(date_el).and_then(|t| {
-            let d = parse_date(&t);
+            let d = read_date(&t);
             if d.is_none() {
                 let tag = tag_text(seg);
                 warnings.push(format!(
@@ -219,7 +240,7 @@ impl DateTimeParts {
             d
         });
         let time = seg.text(time_el).and_then(|t| {
-            let v = parse_time(&t);
+            let v = read_time(&t);
             if v.is_none() {
                 let tag = tag_text(seg);
                 warnings.push(format!(
@@ -234,6 +255,33 @@ impl DateTimeParts {
         }
     }
 
+    /// The date, when sent and valid.
+    pub fn date(&self) -> Option<NaiveDate> {
+        self.date.map(|(date, _)| date)
+    }
+
+    /// The time and whether it had seconds, when sent and valid (and a date is present).
+    pub fn time(&self) -> Option<(NaiveTime, bool)> {
+        self.time
+            .map(|(time, with_seconds, _)| (time, with_seconds))
+    }
+
+    /// The date as `YYYY-MM-DD` ([`format_date`] of [`Self::date`]).
+    pub fn date_text(&self) -> Option<Text> {
+        let (_, ascii) = self.date?;
+        let mut out = AsciiBuf::new();
+        out.push_slice(&ascii);
+        Some(out.text())
+    }
+
+    /// The time as `HH:MM` or `HH:MM:SS` ([`format_time`] of [`Self::time`]).
+    pub fn time_text(&self) -> Option<Text> {
+        let (_, with_seconds, ascii) = self.time?;
+        let mut out = AsciiBuf::new();
+        out.push_slice(time_part(&ascii, with_seconds));
+        Some(out.text())
+    }
+
     /// `YYYY-MM-DDTHH:MM[:SS]`, or just the date when no time was sent.
     pub fn local_text(&self) -> Option<Text> {
         self.text_with_offset(None)
@@ -241,12 +289,12 @@ impl DateTimeParts {
 
     /// [`Self::local_text`] followed by the offset (as [`format_offset`] writes it), when known.
     pub fn text_with_offset(&self, seconds_east: Option<i32>) -> Option<Text> {
-        let date = self.date?;
+        let (_, date) = self.date?;
         let mut out = AsciiBuf::new();
-        push_date(&mut out, date);
-        if let Some((t, s)) = self.time {
+        out.push_slice(&date);
+        if let Some((_, with_seconds, time)) = self.time {
             out.push(b'T');
-            push_time(&mut out, t, s);
+            out.push_slice(time_part(&time, with_seconds));
         }
         if let Some(o) = seconds_east {
             push_offset_ascii(&mut out, o);
@@ -256,8 +304,8 @@ impl DateTimeParts {
 
     /// The naive local date and time (midnight when only a date was sent).
     pub fn naive(&self) -> Option<NaiveDateTime> {
-        let date = self.date?;
-        Some(date.and_time(self.time.map_or(NaiveTime::MIN, |(t, _)| t)))
+        let (date, _) = self.date?;
+        Some(date.and_time(self.time.map_or(NaiveTime::MIN, |(t, _, _)| t)))
     }
 }
 
@@ -373,9 +421,12 @@ thread_local! {
 /// The [`OFFSET_CACHE`] slot of a zone and local date-time (any slot is correct; this one
 /// spreads nearby times and zones).
 fn offset_cache_slot(tz: Tz, local: NaiveDateTime) -> usize {
-    // Reinterpreting the (possibly negative) seconds as bits is what is wanted for a hash.
-    let seconds = local.and_utc().timestamp() as u64;
-    let mixed = (seconds ^ ((tz as u64) << 40)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // The fields as they are stored (no calendar arithmetic); reinterpreting a negative year as
+    // bits is what is wanted for a hash.
+    let fields = u64::from(local.num_seconds_from_midnight())
+        | u64::from(local.ordinal()) << 17
+        | (local.year() as u64) << 26;
+    let mixed = (fields ^ ((tz as u64) << 48)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     // The top six bits: 0..64.
     (mixed >> 58) as usize
 }
@@ -577,6 +628,42 @@ mod tests {
         ]
     }
 
+    /// The texts made from the digits read are what formatting the parsed values writes, and
+    /// so are [`DateTimeParts`]' texts.
+    fn check_texts_made_while_reading(text: &str) {
+        if let Some((date, ascii)) = read_date(text) {
+            assert_eq!(Some(ascii), date_ascii(date), "{text}");
+        }
+        if let Some((time, _, ascii)) = read_time(text) {
+            assert_eq!(ascii, time_ascii(time), "{text}");
+        }
+        for (d, t) in [(text, ""), (text, text), (text, "1230"), ("20260105", text)] {
+            let seg = &segs(&format!("DTM*011*{d}*{t}~"))[0];
+            let p = DateTimeParts::read(seg, 2, 3, &mut Vec::new());
+            assert_eq!(p.date_text(), p.date().map(format_date), "{d} {t}");
+            assert_eq!(
+                p.time_text(),
+                p.time().map(|(t, s)| format_time(t, s)),
+                "{d} {t}"
+            );
+            for offset in [None, Some(0), Some(-5 * 3600), Some(5 * 3600 + 45 * 60)] {
+                let by_format = p.date().map(|date| {
+                    let mut want = format_date(date).to_string();
+                    if let Some((t, s)) = p.time() {
+                        want.push('T');
+                        want.push_str(&format_time(t, s));
+                    }
+                    if let Some(o) = offset {
+                        want.push_str(&format_offset(o));
+                    }
+                    want
+                });
+                let got = p.text_with_offset(offset).map(|t| t.to_string());
+                assert_eq!(got, by_format, "{d} {t}");
+            }
+        }
+    }
+
     #[test]
     fn every_valid_date_and_time_reads_as_before() {
         // Exhaustive over the shapes partners send: every CCYYMMDD of a few centuries' edges,
@@ -588,6 +675,7 @@ mod tests {
                 for day in 0..=32 {
                     let t = format!("{year:04}{month:02}{day:02}");
                     assert_eq!(parse_date(&t), parse_date_by_str(&t), "{t}");
+                    check_texts_made_while_reading(&t);
                 }
             }
         }
@@ -596,6 +684,7 @@ mod tests {
                 for day in 0..=32 {
                     let t = format!("{yy:02}{month:02}{day:02}");
                     assert_eq!(parse_date(&t), parse_date_by_str(&t), "{t}");
+                    check_texts_made_while_reading(&t);
                 }
             }
         }
@@ -603,10 +692,12 @@ mod tests {
             for minute in 0..=61 {
                 let t = format!("{hour:02}{minute:02}");
                 assert_eq!(parse_time(&t), parse_time_by_str(&t), "{t}");
+                check_texts_made_while_reading(&t);
                 for second in [0, 1, 30, 59, 60, 61, 99] {
                     for frac in ["", "0", "99"] {
                         let t = format!("{hour:02}{minute:02}{second:02}{frac}");
                         assert_eq!(parse_time(&t), parse_time_by_str(&t), "{t}");
+                        check_texts_made_while_reading(&t);
                     }
                 }
             }
@@ -652,6 +743,7 @@ mod tests {
             let text: String = chars.into_iter().collect();
             proptest::prop_assert_eq!(parse_date(&text), parse_date_by_str(&text));
             proptest::prop_assert_eq!(parse_time(&text), parse_time_by_str(&text));
+            check_texts_made_while_reading(&text);
         }
 
         #[test]
