@@ -143,8 +143,8 @@ impl<'a> Reader<'a> {
         self.status.carrier_reference = seg.get(1);
         self.status.shipment_id = seg.get(2);
         self.status.scac = seg.get(3);
-        self.refs.refs.shipment_id = seg.get(2);
-        self.refs.refs.scac = seg.get(3);
+        self.refs.refs.shipment_id = self.status.shipment_id.clone();
+        self.refs.refs.scac = self.status.scac.clone();
         if let (Some(q), Some(v)) = (seg.get(5), seg.get(6)) {
             self.refs.qualified(&q.to_ascii_uppercase(), v);
         }
