@@ -176,8 +176,9 @@ impl OwnedSegment {
     /// Element `n` as trimmed, owned text; `None` when empty. Values of up to 24 bytes (most
     /// X12 elements) are held inline, without an allocation.
     ///
-    /// Inlined: the mappers call it for nearly every value they keep, and the ASCII path is short.
-    #[inline]
+    /// Always inlined: the mappers call it for nearly every value they keep, and the ASCII path
+    /// is short.
+    #[inline(always)]
     pub fn get(&self, n: usize) -> Option<CompactString> {
         if self.ascii {
             // SAFETY: an element is a slice of `self.data`, which is all ASCII.
@@ -194,7 +195,7 @@ impl OwnedSegment {
 
     /// Element `n` as trimmed text borrowed from the segment (copied only when it is not
     /// UTF-8); `None` when empty. For values that are parsed, compared or looked up.
-    #[inline]
+    #[inline(always)]
     pub fn text(&self, n: usize) -> Option<Cow<'_, str>> {
         if self.ascii {
             // SAFETY: an element is a slice of `self.data`, which is all ASCII.
