@@ -19,6 +19,17 @@ fn digit(b: u8) -> Option<u32> {
     (d < 10).then_some(u32::from(d))
 }
 
+/// The values of ASCII digits, checked all at once; `None` when any byte is not a digit.
+fn digit_values<const N: usize>(bytes: [u8; N]) -> Option<[u8; N]> {
+    let values = bytes.map(|b| b.wrapping_sub(b'0'));
+    values.iter().all(|v| *v < 10).then_some(values)
+}
+
+/// Two digit values as a number.
+fn pair(tens: u8, units: u8) -> u32 {
+    u32::from(tens) * 10 + u32::from(units)
+}
+
 /// Two ASCII digits as a number (`b"07"` is 7).
 fn two_digits(tens: u8, units: u8) -> Option<u32> {
     Some(digit(tens)? * 10 + digit(units)?)
@@ -46,12 +57,9 @@ fn read_date(text: &str) -> Option<(NaiveDate, [u8; 10])> {
         }
         _ => return None,
     };
-    let year = two_digits(c1, c2)? * 100 + two_digits(y1, y2)?;
-    let date = NaiveDate::from_ymd_opt(
-        i32::try_from(year).ok()?,
-        two_digits(m1, m2)?,
-        two_digits(d1, d2)?,
-    )?;
+    let [c1v, c2v, y1v, y2v, m1v, m2v, d1v, d2v] = digit_values([c1, c2, y1, y2, m1, m2, d1, d2])?;
+    let year = pair(c1v, c2v) * 100 + pair(y1v, y2v);
+    let date = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, pair(m1v, m2v), pair(d1v, d2v))?;
     // Four year digits, and the month and day as sent (two digits each, valid): what
     // `format_date` writes for this date.
     Some((date, [c1, c2, y1, y2, b'-', m1, m2, b'-', d1, d2]))
@@ -76,11 +84,8 @@ fn read_time(text: &str) -> Option<(NaiveTime, bool, [u8; 8])> {
         }
         _ => return None,
     };
-    let time = NaiveTime::from_hms_opt(
-        two_digits(h1, h2)?,
-        two_digits(n1, n2)?,
-        two_digits(s1, s2)?,
-    )?;
+    let [h1v, h2v, n1v, n2v, s1v, s2v] = digit_values([h1, h2, n1, n2, s1, s2])?;
+    let time = NaiveTime::from_hms_opt(pair(h1v, h2v), pair(n1v, n2v), pair(s1v, s2v))?;
     Some((time, with_seconds, [h1, h2, b':', n1, n2, b':', s1, s2]))
 }
 
