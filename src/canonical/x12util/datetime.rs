@@ -19,10 +19,12 @@ fn digit(b: u8) -> Option<u32> {
     (d < 10).then_some(u32::from(d))
 }
 
-/// The values of ASCII digits, checked all at once; `None` when any byte is not a digit.
+/// The values of ASCII digits, checked all at once (no early exit, so the check is a few vector
+/// operations); `None` when any byte is not a digit.
 fn digit_values<const N: usize>(bytes: [u8; N]) -> Option<[u8; N]> {
     let values = bytes.map(|b| b.wrapping_sub(b'0'));
-    values.iter().all(|v| *v < 10).then_some(values)
+    let all_digits = values.iter().fold(true, |ok, v| ok & (*v < 10));
+    all_digits.then_some(values)
 }
 
 /// Two digit values as a number.
