@@ -102,13 +102,13 @@ impl<'a> Reader<'a> {
             }
             b"AT7" => self.at7(seg),
             b"MS1" => {
-                if let Some(ev) = self.current_event()
+                // The current event (as `current_event` finds it), filled in place.
+                if let Some(m) = self.meta.last()
+                    && m.lx == self.lx
+                    && let Some(ev) = self.status.events.last_mut()
                     && ev.location.is_empty()
                 {
-                    let loc = location(seg, &mut self.warnings);
-                    if let Some(ev) = self.current_event() {
-                        ev.location = loc;
-                    }
+                    read_location(seg, &mut ev.location, &mut self.warnings);
                 }
             }
             b"MS2" => {
@@ -316,15 +316,12 @@ fn current(events: &[StatusEvent], meta: &[EventMeta]) -> Option<Milestone> {
 }
 
 /// MS1: city/state/country, and/or coordinates (MS104 longitude, MS105 latitude as `DDDMMSS`,
-/// MS106 `E`/`W`, MS107 `N`/`S`) as decimal degrees with six decimals.
-fn location(seg: &OwnedSegment, warnings: &mut Vec<String>) -> Location {
-    let mut loc = Location {
-        city: seg.get(1),
-        state: seg.get(2),
-        country: seg.get(3),
-        latitude: None,
-        longitude: None,
-    };
+/// MS106 `E`/`W`, MS107 `N`/`S`) as decimal degrees with six decimals, into `loc` (every field
+/// is set).
+fn read_location(seg: &OwnedSegment, loc: &mut Location, warnings: &mut Vec<String>) {
+    loc.city = seg.get(1);
+    loc.state = seg.get(2);
+    loc.country = seg.get(3);
     let mut read = |n: usize, hemi: usize, axis: Axis| -> Option<Decimal> {
         let raw = seg.text(n)?;
         match coordinate(&raw, seg.text(hemi).as_deref(), axis) {
@@ -337,7 +334,6 @@ fn location(seg: &OwnedSegment, warnings: &mut Vec<String>) -> Location {
     };
     loc.longitude = read(4, 6, Axis::Longitude);
     loc.latitude = read(5, 7, Axis::Latitude);
-    loc
 }
 
 #[derive(Clone, Copy)]
