@@ -19,12 +19,28 @@ fn digit(b: u8) -> Option<u32> {
     (d < 10).then_some(u32::from(d))
 }
 
-/// The values of ASCII digits, checked all at once (no early exit, so the check is a few vector
-/// operations); `None` when any byte is not a digit.
+/// The values of ASCII digits, checked all at once; `None` when any byte is not a digit.
 fn digit_values<const N: usize>(bytes: [u8; N]) -> Option<[u8; N]> {
-    let values = bytes.map(|b| b.wrapping_sub(b'0'));
-    let all_digits = values.iter().fold(true, |ok, v| ok & (*v < 10));
-    all_digits.then_some(values)
+    let all_digits = if N <= 8 {
+        // Up to eight bytes as one word, padded with `0` digits.
+        let mut word = [b'0'; 8];
+        word.iter_mut().zip(bytes).for_each(|(w, b)| *w = b);
+        all_ascii_digits(u64::from_le_bytes(word))
+    } else {
+        bytes.iter().all(u8::is_ascii_digit)
+    };
+    all_digits.then(|| bytes.map(|b| b.wrapping_sub(b'0')))
+}
+
+/// Whether each of the eight bytes of `word` is an ASCII digit (`0x30..=0x39`): every high
+/// nibble is 3, and adding 6 to every byte leaves the high nibbles 3 (a low nibble above 9 would
+/// carry into its high nibble; with high nibbles of 3 no carry crosses into the next byte, as
+/// `0x3F + 6` is `0x45`, nor out of the word).
+fn all_ascii_digits(word: u64) -> bool {
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const THREES: u64 = 0x3030_3030_3030_3030;
+    const SIXES: u64 = 0x0606_0606_0606_0606;
+    (word & HIGH) == THREES && (word.wrapping_add(SIXES) & HIGH) == THREES
 }
 
 /// Two digit values as a number.
@@ -672,6 +688,24 @@ mod tests {
     }
 
     #[test]
+    fn word_digit_check_agrees_with_a_byte_check() {
+        // Every byte value in every position, the others digits or not.
+        for others in [*b"01234567", *b"99999999", *b"0000000/", *b":0000000"] {
+            for position in 0..8 {
+                for b in 0..=u8::MAX {
+                    let mut bytes = others;
+                    bytes[position] = b;
+                    assert_eq!(
+                        all_ascii_digits(u64::from_le_bytes(bytes)),
+                        bytes.iter().all(u8::is_ascii_digit),
+                        "{bytes:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_valid_date_and_time_reads_as_before() {
         // Exhaustive over the shapes partners send: every CCYYMMDD of a few centuries' edges,
         // every YYMMDD, every HHMM and HHMMSS.
@@ -743,6 +777,16 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn word_digit_check_agrees_on_any_bytes(bytes in proptest::array::uniform8(
+            proptest::prop_oneof![6 => 0x30_u8..=0x39, 1 => proptest::num::u8::ANY]
+        )) {
+            proptest::prop_assert_eq!(
+                all_ascii_digits(u64::from_le_bytes(bytes)),
+                bytes.iter().all(u8::is_ascii_digit)
+            );
+        }
+
         #[test]
         fn date_and_time_readers_agree_with_str_parsing(
             chars in proptest::collection::vec(date_char(), 0..10)
