@@ -268,7 +268,7 @@ fn node_segment(node: &mut Node<'_>, seg: &OwnedSegment, warnings: &mut Vec<Stri
 fn dtm_datetime(seg: &OwnedSegment, warnings: &mut Vec<String>) -> Option<Text> {
     let when = DateTimeParts::read(seg, 2, 3, warnings);
     let text = when.local_text()?;
-    let (Some(local), Some(_)) = (when.naive(), when.time) else {
+    let (Some(local), Some(_)) = (when.naive(), when.time()) else {
         return Some(text);
     };
     let Some(code) = seg.get(4) else {

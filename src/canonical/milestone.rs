@@ -214,21 +214,58 @@ impl ReasonClass {
     }
 }
 
+/// A default table row with what every event of its code needs, made once.
+#[derive(Debug)]
+struct StatusEntry {
+    row: &'static StatusRow,
+    /// `row.sub_status` as text.
+    sub_status: Option<Text>,
+    /// The code is one of [`ESTIMATE_CODES`].
+    estimate: bool,
+}
+
+/// [`STATUS_TABLE`] indexed by code (first row wins, as a scan would).
+struct StatusIndex {
+    /// Two-byte codes (every code of the table) keyed by their two bytes.
+    short: rustc_hash::FxHashMap<u16, StatusEntry>,
+    /// Codes of any other length.
+    other: rustc_hash::FxHashMap<&'static str, StatusEntry>,
+}
+
+/// The default table entry for an AT701 code.
+fn status_entry(code: &str) -> Option<&'static StatusEntry> {
+    // Every AT7 looks its code up; the table is indexed once.
+    static INDEX: std::sync::OnceLock<StatusIndex> = std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut index = StatusIndex {
+            short: rustc_hash::FxHashMap::default(),
+            other: rustc_hash::FxHashMap::default(),
+        };
+        for row in STATUS_TABLE {
+            let entry = StatusEntry {
+                row,
+                sub_status: row.sub_status.map(Text::const_new),
+                estimate: ESTIMATE_CODES.contains(&row.code),
+            };
+            match *row.code.as_bytes() {
+                [a, b] => index
+                    .short
+                    .entry(u16::from_le_bytes([a, b]))
+                    .or_insert(entry),
+                _ => index.other.entry(row.code).or_insert(entry),
+            };
+        }
+        index
+    });
+    match *code.as_bytes() {
+        [a, b] => index.short.get(&u16::from_le_bytes([a, b])),
+        _ => index.other.get(code),
+    }
+}
+
 /// The default table row for an AT701 code.
 pub fn status_row(code: &str) -> Option<&'static StatusRow> {
-    // Every AT7 looks its code up; the table is indexed once (first row wins, as a scan would).
-    static INDEX: std::sync::OnceLock<rustc_hash::FxHashMap<&'static str, &'static StatusRow>> =
-        std::sync::OnceLock::new();
-    INDEX
-        .get_or_init(|| {
-            let mut index = rustc_hash::FxHashMap::default();
-            for row in STATUS_TABLE {
-                index.entry(row.code).or_insert(row);
-            }
-            index
-        })
-        .get(code)
-        .copied()
+    status_entry(code).map(|e| e.row)
 }
 
 /// The default milestone of an AT701-style status code (no reason, no overrides); `unmapped`
@@ -305,7 +342,8 @@ pub fn normalize(
         Some(r) if !overrides.is_empty() => overrides.get(&format!("{code}+{r}")),
         _ => None,
     };
-    let row = status_row(&code);
+    let entry = status_entry(&code);
+    let row = entry.map(|e| e.row);
     let (over, mut resolution) = match (partner_pair, overrides.get(code.as_ref()), row) {
         (Some(o), _, _) => (Some(o), Resolution::PartnerCodeReason),
         (None, Some(o), _) => (Some(o), Resolution::PartnerCode),
@@ -314,7 +352,7 @@ pub fn normalize(
     };
     let reason_cls = reason.as_deref().and_then(reason_class);
     let mut milestone = row.map_or(Milestone::Unmapped, |r| r.milestone);
-    let mut sub_status = row.and_then(|r| r.sub_status).map(Text::const_new);
+    let mut sub_status = entry.and_then(|e| e.sub_status.clone());
     // Global code+reason: `CD` means delivered only when no exception is present.
     if over.is_none()
         && let Some(r) = row
@@ -358,7 +396,7 @@ pub fn normalize(
         milestone = cls.milestone();
     }
 
-    let is_estimate = ESTIMATE_CODES.contains(&code.as_ref())
+    let is_estimate = entry.map_or_else(|| ESTIMATE_CODES.contains(&code.as_ref()), |e| e.estimate)
         || milestone == Milestone::EtaUpdated
         || milestone == Milestone::AppointmentScheduled;
     let mut out = Normalized {
@@ -536,6 +574,37 @@ mod tests {
 
     fn norm(status: &str, reason: &str) -> Normalized {
         normalize(codes(status, reason), &BTreeMap::new())
+    }
+
+    #[test]
+    fn status_index_finds_what_a_scan_of_the_table_finds() {
+        let alphabet: Vec<char> = ('A'..='Z')
+            .chain('0'..='9')
+            .chain(['a', ' ', '+'])
+            .collect();
+        let mut asked: Vec<String> = ["", "X", "X6X", "XB ", "\u{e9}"]
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
+        for a in &alphabet {
+            for b in &alphabet {
+                asked.push(format!("{a}{b}"));
+            }
+        }
+        for code in asked {
+            let scanned = STATUS_TABLE.iter().find(|r| r.code == code);
+            let entry = status_entry(&code);
+            assert_eq!(entry.map(|e| e.row), scanned, "{code:?}");
+            assert_eq!(status_row(&code), scanned, "{code:?}");
+            if let Some(e) = entry {
+                assert_eq!(e.sub_status.as_deref(), e.row.sub_status, "{code:?}");
+                assert_eq!(
+                    e.estimate,
+                    ESTIMATE_CODES.contains(&code.as_str()),
+                    "{code:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -16,10 +16,7 @@ use super::map::{Mapped, MappingSettings, SetContext};
 use super::milestone::{self, Resolution, StatusCodes, TimedEvent};
 use super::record::Text;
 use super::record::{Equipment, Location, Milestone, Payload, ShipmentStatus, StatusEvent};
-use super::x12util::{
-    DateTimeParts, PartyReader, ReferenceCollector, decimal, format_date, format_time,
-    resolve_offset,
-};
+use super::x12util::{DateTimeParts, PartyReader, ReferenceCollector, decimal, resolve_offset};
 use crate::x12::segment::OwnedSegment;
 
 /// Maps one accepted 214 set.
@@ -105,13 +102,13 @@ impl<'a> Reader<'a> {
             }
             b"AT7" => self.at7(seg),
             b"MS1" => {
-                if let Some(ev) = self.current_event()
+                // The current event (as `current_event` finds it), filled in place.
+                if let Some(m) = self.meta.last()
+                    && m.lx == self.lx
+                    && let Some(ev) = self.status.events.last_mut()
                     && ev.location.is_empty()
                 {
-                    let loc = location(seg, &mut self.warnings);
-                    if let Some(ev) = self.current_event() {
-                        ev.location = loc;
-                    }
+                    read_location(seg, &mut ev.location, &mut self.warnings);
                 }
             }
             b"MS2" => {
@@ -146,8 +143,8 @@ impl<'a> Reader<'a> {
         self.status.carrier_reference = seg.get(1);
         self.status.shipment_id = seg.get(2);
         self.status.scac = seg.get(3);
-        self.refs.refs.shipment_id = seg.get(2);
-        self.refs.refs.scac = seg.get(3);
+        self.refs.refs.shipment_id = self.status.shipment_id.clone();
+        self.refs.refs.scac = self.status.scac.clone();
         if let (Some(q), Some(v)) = (seg.get(5), seg.get(6)) {
             self.refs.qualified(&q.to_ascii_uppercase(), v);
         }
@@ -211,8 +208,8 @@ impl<'a> Reader<'a> {
         event.sub_status = norm.sub_status;
         event.exception_reason = norm.exception_reason;
         event.is_estimate = norm.is_estimate;
-        event.date = when.date.map(format_date);
-        event.time = when.time.map(|(t, s)| format_time(t, s));
+        event.date = when.date_text();
+        event.time = when.time_text();
         event.time_code = time_code;
         event.at = at;
         if let Some((pending_lx, lading)) = &self.pending_at8
@@ -247,7 +244,7 @@ impl<'a> Reader<'a> {
             }
         };
         let key = offset.map_or(naive_key, |o| naive_key - i64::from(o));
-        let at = when.time.and_then(|_| when.text_with_offset(offset));
+        let at = when.time().and_then(|_| when.text_with_offset(offset));
         (at, Some(key))
     }
 
@@ -267,10 +264,19 @@ impl<'a> Reader<'a> {
             }
             return;
         }
-        for ev in fresh {
-            if ev.weight.is_none() && ev.weight_uom.is_none() && ev.lading_quantity.is_none() {
+        let undescribed = |ev: &StatusEvent| {
+            ev.weight.is_none() && ev.weight_uom.is_none() && ev.lading_quantity.is_none()
+        };
+        // The last event it describes takes the AT8's values, the others a copy.
+        if let Some(last) = fresh.iter().rposition(undescribed)
+            && let Some((before, [last, ..])) = fresh.split_at_mut_checked(last)
+        {
+            for ev in before.iter_mut().filter(|ev| undescribed(ev)) {
                 apply_lading(ev, &lading);
             }
+            last.weight = lading.weight;
+            last.weight_uom = lading.weight_uom;
+            last.lading_quantity = lading.lading_quantity;
         }
         self.lading_from = self.status.events.len();
     }
@@ -310,18 +316,15 @@ fn current(events: &[StatusEvent], meta: &[EventMeta]) -> Option<Milestone> {
 }
 
 /// MS1: city/state/country, and/or coordinates (MS104 longitude, MS105 latitude as `DDDMMSS`,
-/// MS106 `E`/`W`, MS107 `N`/`S`) as decimal degrees with six decimals.
-fn location(seg: &OwnedSegment, warnings: &mut Vec<String>) -> Location {
-    let mut loc = Location {
-        city: seg.get(1),
-        state: seg.get(2),
-        country: seg.get(3),
-        latitude: None,
-        longitude: None,
-    };
+/// MS106 `E`/`W`, MS107 `N`/`S`) as decimal degrees with six decimals, into `loc` (every field
+/// is set).
+fn read_location(seg: &OwnedSegment, loc: &mut Location, warnings: &mut Vec<String>) {
+    loc.city = seg.get(1);
+    loc.state = seg.get(2);
+    loc.country = seg.get(3);
     let mut read = |n: usize, hemi: usize, axis: Axis| -> Option<Decimal> {
-        let raw = seg.get(n)?;
-        match coordinate(&raw, seg.get(hemi).as_deref(), axis) {
+        let raw = seg.text(n)?;
+        match coordinate(&raw, seg.text(hemi).as_deref(), axis) {
             Ok(d) => Some(d),
             Err(why) => {
                 warnings.push(format!("MS1{n:02} {raw:?}: {why}; coordinate left out"));
@@ -331,7 +334,6 @@ fn location(seg: &OwnedSegment, warnings: &mut Vec<String>) -> Location {
     };
     loc.longitude = read(4, 6, Axis::Longitude);
     loc.latitude = read(5, 7, Axis::Latitude);
-    loc
 }
 
 #[derive(Clone, Copy)]
@@ -716,6 +718,35 @@ mod tests {
             .map(|e| e.weight.as_ref().map_or("", Decimal::as_str))
             .collect();
         assert_eq!(w, ["30", "10", "20"]);
+    }
+
+    #[test]
+    fn an_lx_level_at8_describes_each_event_of_its_lx() {
+        let (s, _) = run(concat!(
+            "ST*214*1~B10*P*S*C~LX*1~AT7*X6*NS~AT7*X1*NS~AT7*D1*NS~AT8*G*L*30*3~",
+            "LX*2~AT8*G*K*5*1~AT7*X6*NS~AT7*X6*NS~AT8*G*L*7*2~SE*1*1~"
+        ));
+        let got: Vec<_> = s
+            .events
+            .iter()
+            .map(|e| {
+                (
+                    e.weight.as_ref().map_or("", Decimal::as_str),
+                    e.weight_uom.as_deref(),
+                    e.lading_quantity.as_ref().map_or("", Decimal::as_str),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("30", Some("L"), "3"),
+                ("30", Some("L"), "3"),
+                ("30", Some("L"), "3"),
+                ("5", Some("K"), "1"),
+                ("5", Some("K"), "1"),
+            ]
+        );
     }
 
     fn fixture(text: &str) -> Vec<(ShipmentStatus, Mapped)> {

@@ -1,15 +1,19 @@
-//! Small readers shared by the X12 set mappers: dates, times, zones, parties, item ids, SSCCs, references.
+//! Small readers shared by the X12 set mappers: dates, times and zones (`datetime.rs`), parties, item ids, SSCCs, references.
 //!
 //! Everything here reads untrusted segment text and reports problems as warning strings or `None`;
 //! nothing panics on input.
-
-use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike};
-use chrono_tz::Tz;
 
 use super::decimal::Decimal;
 use super::record::Text;
 use super::record::{Address, ItemIds, Party, PartyRole, References};
 use crate::x12::segment::OwnedSegment;
+
+mod datetime;
+
+pub use datetime::{
+    DateTimeParts, OffsetProblem, TimeZoneCode, format_date, format_offset, format_time,
+    parse_date, parse_time, region_offset, resolve_offset, time_zone_code,
+};
 
 /// Element `n` of `seg` parsed as an exact decimal; an unreadable value is a warning and `None`.
 pub fn decimal(seg: &OwnedSegment, n: usize, warnings: &mut Vec<String>) -> Option<Decimal> {
@@ -29,329 +33,6 @@ pub fn tag_text(seg: &OwnedSegment) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Dates, times and zones
-// ---------------------------------------------------------------------------------------------
-
-/// An X12 `DT` value (`CCYYMMDD`, or `YYMMDD` from 3xxx releases with a 50-year pivot) as a date.
-pub fn parse_date(text: &str) -> Option<NaiveDate> {
-    if !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (year, rest) = match text.len() {
-        8 => (text.get(..4)?.parse::<i32>().ok()?, text.get(4..)?),
-        6 => {
-            let yy = text.get(..2)?.parse::<i32>().ok()?;
-            (if yy < 50 { 2000 + yy } else { 1900 + yy }, text.get(2..)?)
-        }
-        _ => return None,
-    };
-    let month = rest.get(..2)?.parse().ok()?;
-    let day = rest.get(2..4)?.parse().ok()?;
-    NaiveDate::from_ymd_opt(year, month, day)
-}
-
-/// An X12 `TM` value (`HHMM`, `HHMMSS`, `HHMMSSD`, `HHMMSSDD`) as a time, and whether seconds
-/// were sent. Decimal seconds are dropped: canonical datetimes stop at seconds.
-pub fn parse_time(text: &str) -> Option<(NaiveTime, bool)> {
-    if !text.bytes().all(|b| b.is_ascii_digit())
-        || !(4..=8).contains(&text.len())
-        || text.len() == 5
-    {
-        return None;
-    }
-    let hour = text.get(..2)?.parse().ok()?;
-    let minute = text.get(2..4)?.parse().ok()?;
-    let (second, with_seconds) = match text.get(4..6) {
-        Some(s) => (s.parse().ok()?, true),
-        None => (0, false),
-    };
-    NaiveTime::from_hms_opt(hour, minute, second).map(|t| (t, with_seconds))
-}
-
-/// A short ASCII text built on the stack (dates, times, offsets), copied into a [`Text`] once.
-struct AsciiBuf {
-    bytes: [u8; 32],
-    len: usize,
-}
-
-impl AsciiBuf {
-    fn new() -> Self {
-        AsciiBuf {
-            bytes: [0; 32],
-            len: 0,
-        }
-    }
-
-    /// Appends `b` (ASCII); past the capacity (never reached by what is built here) it is
-    /// dropped, and so is a byte that is not ASCII (never offered).
-    fn push(&mut self, b: u8) {
-        if let Some(slot) = self.bytes.get_mut(self.len)
-            && b.is_ascii()
-        {
-            *slot = b;
-            self.len += 1;
-        }
-    }
-
-    fn push_str(&mut self, s: &str) {
-        s.bytes().for_each(|b| self.push(b));
-    }
-
-    fn as_str(&self) -> &str {
-        let bytes = self.bytes.get(..self.len).unwrap_or_default();
-        debug_assert!(bytes.is_ascii());
-        // SAFETY: `push`, the only writer of `bytes[..len]`, stores ASCII bytes only, and any
-        // sequence of ASCII bytes is UTF-8.
-        unsafe { std::str::from_utf8_unchecked(bytes) }
-    }
-
-    fn text(&self) -> Text {
-        Text::from(self.as_str())
-    }
-}
-
-/// `YYYY-MM-DD`.
-pub fn format_date(date: NaiveDate) -> Text {
-    let mut out = AsciiBuf::new();
-    push_date(&mut out, date);
-    out.text()
-}
-
-/// `HH:MM` or `HH:MM:SS`.
-pub fn format_time(time: NaiveTime, with_seconds: bool) -> Text {
-    let mut out = AsciiBuf::new();
-    push_time(&mut out, time, with_seconds);
-    out.text()
-}
-
-/// Appends `YYYY-MM-DD` (chrono's `%Y-%m-%d`, without parsing a format string each time).
-fn push_date(out: &mut AsciiBuf, date: NaiveDate) {
-    let year = date.year();
-    match u32::try_from(year) {
-        Ok(y) if y <= 9999 => {
-            push_digits(out, y, 4);
-            out.push(b'-');
-            push_digits(out, date.month(), 2);
-            out.push(b'-');
-            push_digits(out, date.day(), 2);
-        }
-        // A year outside 0..=9999 is written as chrono writes it (sign and all digits).
-        _ => out.push_str(&date.format("%Y-%m-%d").to_string()),
-    }
-}
-
-/// Appends `HH:MM` or `HH:MM:SS`.
-fn push_time(out: &mut AsciiBuf, time: NaiveTime, with_seconds: bool) {
-    push_digits(out, time.hour(), 2);
-    out.push(b':');
-    push_digits(out, time.minute(), 2);
-    if with_seconds {
-        out.push(b':');
-        push_digits(out, time.second(), 2);
-    }
-}
-
-/// Appends the last `width` decimal digits of `value`, zero-padded.
-fn push_digits(out: &mut AsciiBuf, value: u32, width: u32) {
-    for place in (0..width).rev() {
-        let digit = (value / 10u32.pow(place)) % 10;
-        out.push(b'0' + digit as u8);
-    }
-}
-
-/// A date and optional time read from two elements, with warnings for values that are not dates
-/// or times (quirk 25: `20240230`, `2400`, seconds `60`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DateTimeParts {
-    /// The date, when sent and valid.
-    pub date: Option<NaiveDate>,
-    /// The time and whether it had seconds, when sent and valid (and a date is present).
-    pub time: Option<(NaiveTime, bool)>,
-}
-
-impl DateTimeParts {
-    /// Reads `date_el` and `time_el` of `seg`.
-    pub fn read(
-        seg: &OwnedSegment,
-        date_el: usize,
-        time_el: usize,
-        warnings: &mut Vec<String>,
-    ) -> Self {
-        let date = seg.text(date_el).and_then(|t| {
-            let d = parse_date(&t);
-            if d.is_none() {
-                let tag = tag_text(seg);
-                warnings.push(format!(
-                    "{tag}{date_el:02} {t:?} is not a valid date; left out"
-                ));
-            }
-            d
-        });
-        let time = seg.text(time_el).and_then(|t| {
-            let v = parse_time(&t);
-            if v.is_none() {
-                let tag = tag_text(seg);
-                warnings.push(format!(
-                    "{tag}{time_el:02} {t:?} is not a valid time; left out"
-                ));
-            }
-            v
-        });
-        DateTimeParts {
-            date,
-            time: if date.is_some() { time } else { None },
-        }
-    }
-
-    /// `YYYY-MM-DDTHH:MM[:SS]`, or just the date when no time was sent.
-    pub fn local_text(&self) -> Option<Text> {
-        self.text_with_offset(None)
-    }
-
-    /// [`Self::local_text`] followed by the offset (as [`format_offset`] writes it), when known.
-    pub fn text_with_offset(&self, seconds_east: Option<i32>) -> Option<Text> {
-        let date = self.date?;
-        let mut out = AsciiBuf::new();
-        push_date(&mut out, date);
-        if let Some((t, s)) = self.time {
-            out.push(b'T');
-            push_time(&mut out, t, s);
-        }
-        if let Some(o) = seconds_east {
-            push_offset_ascii(&mut out, o);
-        }
-        Some(out.text())
-    }
-
-    /// The naive local date and time (midnight when only a date was sent).
-    pub fn naive(&self) -> Option<NaiveDateTime> {
-        let date = self.date?;
-        Some(date.and_time(self.time.map_or(NaiveTime::MIN, |(t, _)| t)))
-    }
-}
-
-/// What an X12 time code (element 623: AT707, DTM04) says about the zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeZoneCode {
-    /// A fixed offset from UTC, in seconds east.
-    Fixed(i32),
-    /// A generic zone whose offset depends on the date (daylight saving time).
-    Region(Tz),
-    /// Local time at the event (`LT`, or no code): the zone is not stated.
-    Local,
-    /// A code edigate does not know.
-    Unknown,
-}
-
-const HOUR: i32 = 3600;
-
-/// Reads an element-623 time code. Numeric codes run `01`..`12` = UTC+1..+12 and
-/// `13`..`24` = UTC-12..-1 (x12-reference §2.4: `13` is -12, `24` is -1).
-pub fn time_zone_code(code: Option<&str>) -> TimeZoneCode {
-    let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
-        return TimeZoneCode::Local;
-    };
-    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_digit()) {
-        return match code.parse::<i32>() {
-            Ok(n @ 1..=12) => TimeZoneCode::Fixed(n * HOUR),
-            Ok(n @ 13..=24) => TimeZoneCode::Fixed(-(25 - n) * HOUR),
-            _ => TimeZoneCode::Unknown,
-        };
-    }
-    use TimeZoneCode::{Fixed, Local, Region};
-    // Every code is two letters; they are compared upper-cased, without allocating.
-    let &[first, second] = code.as_bytes() else {
-        return TimeZoneCode::Unknown;
-    };
-    match &[first.to_ascii_uppercase(), second.to_ascii_uppercase()] {
-        b"LT" => Local,
-        b"UT" | b"GM" => Fixed(0),
-        b"ES" | b"CD" => Fixed(-5 * HOUR),
-        b"ED" | b"TS" => Fixed(-4 * HOUR),
-        b"CS" | b"MD" => Fixed(-6 * HOUR),
-        b"MS" | b"PD" => Fixed(-7 * HOUR),
-        b"PS" | b"AD" => Fixed(-8 * HOUR),
-        b"AS" | b"HD" => Fixed(-9 * HOUR),
-        b"HS" => Fixed(-10 * HOUR),
-        b"TD" => Fixed(-3 * HOUR),
-        b"NS" => Fixed(-(3 * HOUR + 1800)),
-        b"ND" => Fixed(-(2 * HOUR + 1800)),
-        b"ET" => Region(chrono_tz::America::New_York),
-        b"CT" => Region(chrono_tz::America::Chicago),
-        b"MT" => Region(chrono_tz::America::Denver),
-        b"PT" => Region(chrono_tz::America::Los_Angeles),
-        // `AT` is Alaska, not Atlantic (Atlantic is `TT`).
-        b"AT" => Region(chrono_tz::America::Anchorage),
-        // Hawaii keeps standard time all year.
-        b"HT" => Region(chrono_tz::Pacific::Honolulu),
-        b"TT" => Region(chrono_tz::America::Halifax),
-        b"NT" => Region(chrono_tz::America::St_Johns),
-        _ => TimeZoneCode::Unknown,
-    }
-}
-
-/// Why no offset could be given to a local time in a region.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OffsetProblem {
-    /// The local time falls in a spring-forward gap and never happened there.
-    Nonexistent,
-}
-
-/// The UTC offset (seconds east) of a local time in a region. A time repeated by a fall-back
-/// change is read as the first (daylight) occurrence.
-pub fn region_offset(tz: Tz, local: NaiveDateTime) -> Result<i32, OffsetProblem> {
-    match tz.from_local_datetime(&local) {
-        chrono::LocalResult::Single(dt) => Ok(dt.offset().fix().local_minus_utc()),
-        chrono::LocalResult::Ambiguous(first, _) => Ok(first.offset().fix().local_minus_utc()),
-        chrono::LocalResult::None => Err(OffsetProblem::Nonexistent),
-    }
-}
-
-/// `Z` for zero, else `+hh:mm` / `-hh:mm`.
-pub fn format_offset(seconds_east: i32) -> Text {
-    let mut out = AsciiBuf::new();
-    push_offset_ascii(&mut out, seconds_east);
-    out.text()
-}
-
-fn push_offset_ascii(out: &mut AsciiBuf, seconds_east: i32) {
-    if seconds_east == 0 {
-        out.push(b'Z');
-        return;
-    }
-    out.push(if seconds_east < 0 { b'-' } else { b'+' });
-    let abs = seconds_east.unsigned_abs();
-    push_digits(out, (abs / 3600) % 100, 2);
-    out.push(b':');
-    push_digits(out, (abs % 3600) / 60, 2);
-}
-
-/// Resolves the offset of a local date-time under a time code, with the partner's default zone
-/// for `LT`/absent codes. `Ok(None)` means the zone is not stated (no offset is written).
-pub fn resolve_offset(
-    code: Option<&str>,
-    local: NaiveDateTime,
-    default_tz: Option<Tz>,
-) -> Result<Option<i32>, String> {
-    let region = |tz: Tz| {
-        region_offset(tz, local)
-            .map(Some)
-            .map_err(|OffsetProblem::Nonexistent| {
-                format!("{local} does not exist in {tz} (daylight saving gap); no offset given")
-            })
-    };
-    match time_zone_code(code) {
-        TimeZoneCode::Fixed(s) => Ok(Some(s)),
-        TimeZoneCode::Region(tz) => region(tz),
-        TimeZoneCode::Local => default_tz.map_or(Ok(None), region),
-        TimeZoneCode::Unknown => Err(format!(
-            "time code {:?} is not known; no offset given",
-            code.unwrap_or_default()
-        )),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Parties (N1 loops)
 // ---------------------------------------------------------------------------------------------
 
@@ -368,7 +49,16 @@ pub struct PartyReader {
 
 impl PartyReader {
     /// Feeds one segment.
+    #[inline]
     pub fn feed(&mut self, seg: &OwnedSegment) {
+        // Outside an N1 loop only an N1 matters: every other segment is one comparison.
+        if self.open || seg.is("N1") {
+            self.read(seg);
+        }
+    }
+
+    /// [`Self::feed`] for an N1 or a segment that may belong to the open N1 loop.
+    fn read(&mut self, seg: &OwnedSegment) {
         if seg.is("N1") {
             let code = seg.get(1);
             let role = code
@@ -679,98 +369,6 @@ pub(crate) mod test_segments {
 mod tests {
     use super::test_segments::segs;
     use super::*;
-
-    #[test]
-    fn dates_and_times_are_written_as_chrono_writes_them() {
-        for (y, m, d) in [(2026, 1, 5), (1999, 12, 31), (2000, 2, 29), (987, 6, 7)] {
-            let date = NaiveDate::from_ymd_opt(y, m, d).expect("valid date");
-            assert_eq!(format_date(date), date.format("%Y-%m-%d").to_string());
-        }
-        let t = NaiveTime::from_hms_opt(7, 5, 9).expect("valid time");
-        assert_eq!(format_time(t, false), "07:05");
-        assert_eq!(format_time(t, true), "07:05:09");
-        assert_eq!(format_offset(0), "Z");
-        assert_eq!(format_offset(-5 * 3600), "-05:00");
-        assert_eq!(format_offset(5 * 3600 + 45 * 60), "+05:45");
-    }
-
-    #[test]
-    fn dates_and_times_are_checked() {
-        assert_eq!(
-            parse_date("20260105").map(format_date).as_deref(),
-            Some("2026-01-05")
-        );
-        assert_eq!(
-            parse_date("260105").map(format_date).as_deref(),
-            Some("2026-01-05")
-        );
-        assert_eq!(parse_date("20240230"), None);
-        assert_eq!(parse_date("2026010"), None);
-        assert_eq!(parse_time("2400"), None);
-        assert_eq!(parse_time("123060"), None);
-        assert_eq!(parse_time("12345"), None);
-        let (t, s) = parse_time("16304512").unwrap();
-        assert_eq!(format_time(t, s), "16:30:45");
-        let (t, s) = parse_time("0905").unwrap();
-        assert_eq!(format_time(t, s), "09:05");
-    }
-
-    #[test]
-    fn date_time_parts_warn_and_drop_bad_values() {
-        let seg = &segs("DTM*011*20260230*1545~")[0];
-        let mut w = Vec::new();
-        let p = DateTimeParts::read(seg, 2, 3, &mut w);
-        assert_eq!(p.local_text(), None);
-        assert_eq!(w.len(), 1, "{w:?}");
-        let seg = &segs("DTM*017*20260109~")[0];
-        let p = DateTimeParts::read(seg, 2, 3, &mut w);
-        assert_eq!(p.local_text().as_deref(), Some("2026-01-09"));
-    }
-
-    #[test]
-    fn numeric_time_codes_run_both_ways() {
-        assert_eq!(time_zone_code(Some("05")), TimeZoneCode::Fixed(5 * 3600));
-        assert_eq!(time_zone_code(Some("12")), TimeZoneCode::Fixed(12 * 3600));
-        assert_eq!(time_zone_code(Some("13")), TimeZoneCode::Fixed(-12 * 3600));
-        assert_eq!(time_zone_code(Some("20")), TimeZoneCode::Fixed(-5 * 3600));
-        assert_eq!(time_zone_code(Some("24")), TimeZoneCode::Fixed(-3600));
-        assert_eq!(time_zone_code(Some("00")), TimeZoneCode::Unknown);
-        assert_eq!(time_zone_code(Some("25")), TimeZoneCode::Unknown);
-        assert_eq!(time_zone_code(None), TimeZoneCode::Local);
-        assert_eq!(time_zone_code(Some("LT")), TimeZoneCode::Local);
-        assert_eq!(format_offset(-3600), "-01:00");
-        assert_eq!(format_offset(5 * 3600), "+05:00");
-        assert_eq!(format_offset(0), "Z");
-        assert_eq!(format_offset(-(3 * 3600 + 1800)), "-03:30");
-    }
-
-    #[test]
-    fn generic_zones_follow_daylight_saving() {
-        let jan = NaiveDate::from_ymd_opt(2026, 1, 8)
-            .unwrap()
-            .and_hms_opt(14, 15, 0)
-            .unwrap();
-        let jul = NaiveDate::from_ymd_opt(2026, 7, 8)
-            .unwrap()
-            .and_hms_opt(14, 15, 0)
-            .unwrap();
-        assert_eq!(resolve_offset(Some("ET"), jan, None), Ok(Some(-5 * 3600)));
-        assert_eq!(resolve_offset(Some("ET"), jul, None), Ok(Some(-4 * 3600)));
-        assert_eq!(resolve_offset(Some("HT"), jul, None), Ok(Some(-10 * 3600)));
-        assert_eq!(resolve_offset(Some("ES"), jul, None), Ok(Some(-5 * 3600)));
-        assert_eq!(resolve_offset(None, jul, None), Ok(None));
-        let chicago = Some(chrono_tz::America::Chicago);
-        assert_eq!(
-            resolve_offset(Some("LT"), jul, chicago),
-            Ok(Some(-5 * 3600))
-        );
-        let gap = NaiveDate::from_ymd_opt(2026, 3, 8)
-            .unwrap()
-            .and_hms_opt(2, 30, 0)
-            .unwrap();
-        assert!(resolve_offset(Some("ET"), gap, None).is_err());
-        assert!(resolve_offset(Some("QQ"), jan, None).is_err());
-    }
 
     #[test]
     fn sscc_variants() {

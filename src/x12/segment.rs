@@ -175,21 +175,38 @@ impl OwnedSegment {
 
     /// Element `n` as trimmed, owned text; `None` when empty. Values of up to 24 bytes (most
     /// X12 elements) are held inline, without an allocation.
+    ///
+    /// Always inlined: the mappers call it for nearly every value they keep, and the ASCII path
+    /// is short.
+    #[inline(always)]
     pub fn get(&self, n: usize) -> Option<CompactString> {
         if self.ascii {
             // SAFETY: an element is a slice of `self.data`, which is all ASCII.
             return unsafe { self.ascii_text(self.element(n)) }.map(CompactString::from);
         }
+        self.get_general(n)
+    }
+
+    /// [`Self::get`] of a segment that is not all ASCII.
+    #[inline(never)]
+    fn get_general(&self, n: usize) -> Option<CompactString> {
         trimmed_text(self.element(n)).map(|t| CompactString::from(t.as_ref()))
     }
 
     /// Element `n` as trimmed text borrowed from the segment (copied only when it is not
     /// UTF-8); `None` when empty. For values that are parsed, compared or looked up.
+    #[inline(always)]
     pub fn text(&self, n: usize) -> Option<Cow<'_, str>> {
         if self.ascii {
             // SAFETY: an element is a slice of `self.data`, which is all ASCII.
             return unsafe { self.ascii_text(self.element(n)) }.map(Cow::Borrowed);
         }
+        self.text_general(n)
+    }
+
+    /// [`Self::text`] of a segment that is not all ASCII.
+    #[inline(never)]
+    fn text_general(&self, n: usize) -> Option<Cow<'_, str>> {
         trimmed_text(self.element(n))
     }
 
