@@ -4,7 +4,6 @@
 //! Everything here reads untrusted segment text and reports problems as warning strings or `None`;
 //! nothing panics on input.
 
-use std::cell::Cell;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike};
 use chrono_tz::Tz;
@@ -401,61 +400,7 @@ pub enum OffsetProblem {
 
 /// The UTC offset (seconds east) of a local time in a region. A time repeated by a fall-back
 /// change is read as the first (daylight) occurrence.
-///
-/// Answers come from a small per-thread cache when the same zone and local date-time were asked
-/// about before (a file's events often share their times); see [`OFFSET_CACHE`].
 pub fn region_offset(tz: Tz, local: NaiveDateTime) -> Result<i32, OffsetProblem> {
-    let slot = offset_cache_slot(tz, local);
-    let cached = OFFSET_CACHE.try_with(|cache| {
-        let cell = cache.get(slot)?;
-        if let Some((t, l, answer)) = cell.get()
-            && t == tz
-            && l == local
-        {
-            return Some(answer);
-        }
-        let answer = region_offset_uncached(tz, local);
-        cell.set(Some((tz, local, answer)));
-        Some(answer)
-    });
-    // Without the cache (a thread being torn down) the answer is worked out again.
-    cached
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| region_offset_uncached(tz, local))
-}
-
-/// Slots of [`OFFSET_CACHE`].
-const OFFSET_CACHE_SLOTS: usize = 64;
-
-/// A zone, a local date-time in it, and [`region_offset_uncached`] of the two.
-type OffsetCacheEntry = Option<(Tz, NaiveDateTime, Result<i32, OffsetProblem>)>;
-
-thread_local! {
-    /// Offsets already worked out on this thread, one per slot (the latest pair whose hash
-    /// chose the slot). Exact: [`region_offset_uncached`] is a pure function of its zone and
-    /// local date-time (chrono-tz's rules are tables compiled into the program), and an entry
-    /// answers only a question with the same zone and the same full local date-time
-    /// (nanoseconds included), so a hit returns what the computation would.
-    static OFFSET_CACHE: [Cell<OffsetCacheEntry>; OFFSET_CACHE_SLOTS] =
-        const { [const { Cell::new(None) }; OFFSET_CACHE_SLOTS] };
-}
-
-/// The [`OFFSET_CACHE`] slot of a zone and local date-time (any slot is correct; this one
-/// spreads nearby times and zones).
-fn offset_cache_slot(tz: Tz, local: NaiveDateTime) -> usize {
-    // The fields as they are stored (no calendar arithmetic); reinterpreting a negative year as
-    // bits is what is wanted for a hash.
-    let fields = u64::from(local.num_seconds_from_midnight())
-        | u64::from(local.ordinal()) << 17
-        | (local.year() as u64) << 26;
-    let mixed = (fields ^ ((tz as u64) << 48)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    // The top six bits: 0..64.
-    (mixed >> 58) as usize
-}
-
-/// [`region_offset`] without the cache: chrono-tz's reading of the local time.
-fn region_offset_uncached(tz: Tz, local: NaiveDateTime) -> Result<i32, OffsetProblem> {
     match tz.from_local_datetime(&local) {
         chrono::LocalResult::Single(dt) => Ok(dt.offset().fix().local_minus_utc()),
         chrono::LocalResult::Ambiguous(first, _) => Ok(first.offset().fix().local_minus_utc()),
@@ -745,37 +690,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn offset_cache_answers_as_chrono_tz_does() {
-        // Gaps, repeats and odd rules: a slot may be asked about anything, in any order.
-        let zones = [
-            chrono_tz::America::New_York,
-            chrono_tz::America::St_Johns,
-            chrono_tz::Australia::Lord_Howe,
-            chrono_tz::Pacific::Apia,
-            chrono_tz::Europe::Dublin,
-            chrono_tz::Antarctica::Troll,
-            chrono_tz::Asia::Kathmandu,
-        ];
-        let start = NaiveDate::from_ymd_opt(2011, 1, 1)
-            .unwrap()
-            .and_hms_opt(0, 0, 0)
-            .unwrap();
-        for round in 0..2 {
-            for step in 0..20_000_i64 {
-                // 17 minutes 13 seconds apart: every minute of the hour is met, over ~8 months.
-                let local = start + chrono::TimeDelta::seconds(step * 1033);
-                for tz in zones {
-                    assert_eq!(
-                        region_offset(tz, local),
-                        region_offset_uncached(tz, local),
-                        "{tz} {local} round {round}"
-                    );
-                }
-            }
-        }
-    }
-
     proptest::proptest! {
         #[test]
         fn word_digit_check_agrees_on_any_bytes(bytes in proptest::array::uniform8(
@@ -816,25 +730,6 @@ mod tests {
                 format!("{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60)
             };
             proptest::prop_assert_eq!(format_offset(offset), want);
-        }
-
-        #[test]
-        fn cached_offsets_equal_uncached_ones(
-            asks in proptest::collection::vec((0_usize..5, -3_000_000_000_i64..5_000_000_000), 1..200)
-        ) {
-            let zones = [
-                chrono_tz::America::New_York,
-                chrono_tz::America::Halifax,
-                chrono_tz::Australia::Lord_Howe,
-                chrono_tz::Pacific::Apia,
-                chrono_tz::UTC,
-            ];
-            // Each question twice, the second time most likely from the cache.
-            for (zone, seconds) in asks.iter().chain(asks.iter()) {
-                let tz = zones[*zone];
-                let local = chrono::DateTime::from_timestamp(*seconds, 0).unwrap().naive_utc();
-                proptest::prop_assert_eq!(region_offset(tz, local), region_offset_uncached(tz, local));
-            }
         }
     }
 }
