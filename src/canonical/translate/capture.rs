@@ -20,35 +20,46 @@ pub(super) fn capture_ta1(seg: &Segment<'_>) -> (OwnedSegment, [u8; 32]) {
 /// them out), the bytes are mapped in one pass; otherwise element by element, to the same
 /// digest.
 pub(super) fn push_digest(digest: &mut ContentDigest, seg: &Segment<'_>, map: &mut SeparatorMap) {
-    let mut count = seg.element_count();
-    while count > 0 && seg.element(count).is_empty() {
-        count -= 1;
-    }
     let d = seg.delimiters;
-    if let Some(bytes) = tiled(seg, count) {
-        map.set(d.element, d.component, d.repetition);
-        digest.push_raw_mapped(bytes, map);
-        return;
-    }
-    digest.push_elements_mapped(
-        std::iter::once(seg.tag()).chain((1..=count).map(|n| seg.element(n))),
-        d.component,
-        d.repetition,
-    );
+    map.set(d.element, d.component, d.repetition);
+    push_digest_mapped(digest, seg, map);
 }
 
-/// The bytes from the tag through element `count`, when the elements tile them: each next
-/// element starts right after an element separator that ends the one before.
-pub(super) fn tiled<'a>(seg: &Segment<'a>, count: usize) -> Option<&'a [u8]> {
-    let bounds = seg.bounds.get(..=count)?;
-    let mut end = bounds.first()?.1 as usize;
-    for &(s, e) in &bounds[1..] {
+/// [`push_digest`] with `map` already made for the segment's delimiters.
+fn push_digest_mapped(digest: &mut ContentDigest, seg: &Segment<'_>, map: &SeparatorMap) {
+    match tiled(seg) {
+        Some(bytes) => digest.push_raw_mapped(bytes, map),
+        None => {
+            let mut count = seg.element_count();
+            while count > 0 && seg.element(count).is_empty() {
+                count -= 1;
+            }
+            let d = seg.delimiters;
+            digest.push_elements_mapped(
+                std::iter::once(seg.tag()).chain((1..=count).map(|n| seg.element(n))),
+                d.component,
+                d.repetition,
+            );
+        }
+    }
+}
+
+/// The bytes from the tag through the last element that is not empty, when the elements tile
+/// them: each next element starts right after an element separator that ends the one before.
+/// One pass over the bounds answers both.
+pub(super) fn tiled<'a>(seg: &Segment<'a>) -> Option<&'a [u8]> {
+    let (&(first, tag_end), rest) = seg.bounds.split_first()?;
+    let (mut end, mut last) = (tag_end as usize, tag_end as usize);
+    for &(s, e) in rest {
         if s as usize != end + 1 || seg.data.get(end) != Some(&seg.delimiters.element) {
             return None;
         }
         end = e as usize;
+        if e > s {
+            last = end;
+        }
     }
-    seg.data.get(bounds[0].0 as usize..end)
+    seg.data.get(first as usize..last)
 }
 
 /// The open set's copy while it can still become a record: its segments (`segments[..used]`;
@@ -79,12 +90,10 @@ impl SetDigester {
     /// The content digest of copied segments: the one [`SetCapture`] makes as it copies them.
     pub(super) fn of(&mut self, segments: &[OwnedSegment], delimiters: &Delimiters) -> [u8; 32] {
         self.digest.reset();
+        let d = delimiters;
+        self.separators.set(d.element, d.component, d.repetition);
         for seg in segments {
-            push_digest(
-                &mut self.digest,
-                &seg.as_segment(delimiters),
-                &mut self.separators,
-            );
+            push_digest_mapped(&mut self.digest, &seg.as_segment(d), &self.separators);
         }
         self.digest.finish_reset()
     }
@@ -269,7 +278,7 @@ mod tests {
             lowercase_tag: false,
             unterminated: false,
         };
-        assert!(tiled(&seg, 2).is_none());
+        assert!(tiled(&seg).is_none());
         let mut fast = ContentDigest::new();
         push_digest(&mut fast, &seg, &mut SeparatorMap::new(b'*', b'>', None));
         let mut slow = ContentDigest::new();

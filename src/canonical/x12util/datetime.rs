@@ -4,7 +4,6 @@
 //! Everything here reads untrusted segment text and reports problems as warning strings or `None`;
 //! nothing panics on input.
 
-
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike};
 use chrono_tz::Tz;
 
