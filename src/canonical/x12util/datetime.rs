@@ -257,6 +257,26 @@ pub struct DateTimeParts {
     time: Option<(NaiveTime, bool, [u8; 8])>,
 }
 
+/// Element `n` of `seg` read by `read`, when sent; a value that does not read is left out with
+/// a warning naming the element and what it should have been (`what`: "date", "time").
+fn read_element<T>(
+    seg: &OwnedSegment,
+    n: usize,
+    what: &str,
+    read: impl Fn(&str) -> Option<T>,
+    warnings: &mut Vec<String>,
+) -> Option<T> {
+    let text = seg.text(n)?;
+    let value = read(&text);
+    if value.is_none() {
+        let tag = tag_text(seg);
+        warnings.push(format!(
+            "{tag}{n:02} {text:?} is not a valid {what}; left out"
+        ));
+    }
+    value
+}
+
 impl DateTimeParts {
     /// Reads `date_el` and `time_el` of `seg`.
     pub fn read(
@@ -265,26 +285,8 @@ impl DateTimeParts {
         time_el: usize,
         warnings: &mut Vec<String>,
     ) -> Self {
-        let date = seg.text(date_el).and_then(|t| {
-            let d = read_date(&t);
-            if d.is_none() {
-                let tag = tag_text(seg);
-                warnings.push(format!(
-                    "{tag}{date_el:02} {t:?} is not a valid date; left out"
-                ));
-            }
-            d
-        });
-        let time = seg.text(time_el).and_then(|t| {
-            let v = read_time(&t);
-            if v.is_none() {
-                let tag = tag_text(seg);
-                warnings.push(format!(
-                    "{tag}{time_el:02} {t:?} is not a valid time; left out"
-                ));
-            }
-            v
-        });
+        let date = read_element(seg, date_el, "date", read_date, warnings);
+        let time = read_element(seg, time_el, "time", read_time, warnings);
         DateTimeParts {
             date,
             time: if date.is_some() { time } else { None },
